@@ -1,0 +1,404 @@
+package keys
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+
+	"filippo.io/age"
+)
+
+// MetaStore is the part of the store the vault needs.
+type MetaStore interface {
+	GetMeta(ctx context.Context, key string) ([]byte, error)
+	SetMeta(ctx context.Context, key string, value []byte) error
+	CreateMeta(ctx context.Context, key string, value []byte) error
+}
+
+// Meta keys the vault owns.
+const (
+	metaRoot            = "keys.root"
+	metaInstallSalt     = "keys.install_salt"
+	metaReceiptKDF      = "keys.receipt_kdf"
+	metaIntakeRecipient = "keys.intake_recipient"
+	metaIntakeIdentity  = "keys.intake_identity"
+)
+
+// wrappedRoot is the root key as stored: encrypted under
+// argon2id(passphrase, Salt) with the stored parameters.
+type wrappedRoot struct {
+	Version    int       `json:"v"`
+	Salt       []byte    `json:"salt"`
+	Params     KDFParams `json:"kdf"`
+	Ciphertext []byte    `json:"ct"`
+}
+
+func wrapRoot(root, passphrase []byte, p KDFParams) ([]byte, error) {
+	salt := make([]byte, 16)
+	if _, err := io.ReadFull(rand.Reader, salt); err != nil {
+		return nil, fmt.Errorf("keys: salt: %w", err)
+	}
+	kek := p.Derive(passphrase, salt, KeySize)
+	defer Wipe(kek)
+	ct, err := Encrypt(kek, root, "root-key")
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(wrappedRoot{Version: 1, Salt: salt, Params: p, Ciphertext: ct})
+}
+
+func unwrapRoot(stored, passphrase []byte) ([]byte, error) {
+	var w wrappedRoot
+	if err := json.Unmarshal(stored, &w); err != nil || w.Version != 1 {
+		return nil, fmt.Errorf("keys: stored root key is unreadable")
+	}
+	if err := w.Params.Validate(); err != nil {
+		return nil, err
+	}
+	kek := w.Params.Derive(passphrase, w.Salt, KeySize)
+	defer Wipe(kek)
+	root, err := Decrypt(kek, w.Ciphertext, "root-key")
+	if err != nil {
+		return nil, ErrWrongPassphrase
+	}
+	return root, nil
+}
+
+// Vault holds the installation's public key material always, and the root
+// key with everything derived from it only while unsealed.
+type Vault struct {
+	meta MetaStore
+	now  func() time.Time
+
+	// Public parts, loaded by Open; needed while sealed.
+	recipient   *age.X25519Recipient
+	installSalt []byte
+	receiptKDF  KDFParams
+	initialised bool
+
+	mu       sync.RWMutex
+	root     []byte
+	subkeys  map[string][]byte
+	intake   *age.X25519Identity
+	dataKeys map[string][]byte
+	lastUsed time.Time
+}
+
+// Open loads the public parts of the key hierarchy. An uninitialised
+// installation is not an error: Initialised reports it.
+func Open(ctx context.Context, meta MetaStore, now func() time.Time) (*Vault, error) {
+	if now == nil {
+		now = time.Now
+	}
+	v := &Vault{meta: meta, now: now}
+	if err := v.load(ctx); err != nil && !errors.Is(err, ErrNotInitialised) {
+		return nil, err
+	}
+	return v, nil
+}
+
+func (v *Vault) load(ctx context.Context) error {
+	if _, err := v.meta.GetMeta(ctx, metaRoot); err != nil {
+		return ErrNotInitialised
+	}
+	rcpt, err := v.meta.GetMeta(ctx, metaIntakeRecipient)
+	if err != nil {
+		return fmt.Errorf("keys: intake recipient: %w", err)
+	}
+	r, err := age.ParseX25519Recipient(string(rcpt))
+	if err != nil {
+		return fmt.Errorf("keys: intake recipient: %w", err)
+	}
+	salt, err := v.meta.GetMeta(ctx, metaInstallSalt)
+	if err != nil {
+		return fmt.Errorf("keys: installation salt: %w", err)
+	}
+	kdf, err := v.meta.GetMeta(ctx, metaReceiptKDF)
+	if err != nil {
+		return fmt.Errorf("keys: receipt kdf: %w", err)
+	}
+	var p KDFParams
+	if err := json.Unmarshal(kdf, &p); err != nil {
+		return fmt.Errorf("keys: receipt kdf: %w", err)
+	}
+	if err := p.Validate(); err != nil {
+		return err
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.recipient, v.installSalt, v.receiptKDF, v.initialised = r, salt, p, true
+	return nil
+}
+
+// Initialised reports whether the installation has keys.
+func (v *Vault) Initialised() bool {
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	return v.initialised
+}
+
+// Initialise creates the key hierarchy: a random root key wrapped by the
+// passphrase, the installation salt and the intake key pair. meta should
+// be a transaction so a crash leaves either everything or nothing. The
+// vault is left unsealed.
+func (v *Vault) Initialise(ctx context.Context, meta MetaStore, passphrase []byte, rootKDF, receiptKDF KDFParams) error {
+	if err := rootKDF.Validate(); err != nil {
+		return err
+	}
+	if err := receiptKDF.Validate(); err != nil {
+		return err
+	}
+	root := NewKey()
+	wrapped, err := wrapRoot(root, passphrase, rootKDF)
+	if err != nil {
+		return err
+	}
+	id, err := age.GenerateX25519Identity()
+	if err != nil {
+		return fmt.Errorf("keys: intake identity: %w", err)
+	}
+	sealedID, err := Encrypt(Subkey(root, PurposeWrap), []byte(id.String()), "intake-identity")
+	if err != nil {
+		return err
+	}
+	salt := make([]byte, 16)
+	if _, err := io.ReadFull(rand.Reader, salt); err != nil {
+		return fmt.Errorf("keys: salt: %w", err)
+	}
+	kdf, _ := json.Marshal(receiptKDF)
+	if err := meta.CreateMeta(ctx, metaRoot, wrapped); err != nil {
+		return fmt.Errorf("%w: %w", ErrAlreadyInitialed, err)
+	}
+	for _, kv := range []struct {
+		k string
+		v []byte
+	}{
+		{metaIntakeRecipient, []byte(id.Recipient().String())},
+		{metaIntakeIdentity, sealedID},
+		{metaInstallSalt, salt},
+		{metaReceiptKDF, kdf},
+	} {
+		if err := meta.SetMeta(ctx, kv.k, kv.v); err != nil {
+			return fmt.Errorf("keys: store %s: %w", kv.k, err)
+		}
+	}
+	v.mu.Lock()
+	v.recipient, v.installSalt, v.receiptKDF, v.initialised = id.Recipient(), salt, receiptKDF, true
+	v.mu.Unlock()
+	v.setUnsealed(root, id)
+	return nil
+}
+
+// Unseal unwraps the root key with the passphrase and keeps it in memory.
+func (v *Vault) Unseal(ctx context.Context, passphrase []byte) error {
+	if !v.Initialised() {
+		if err := v.load(ctx); err != nil {
+			return err
+		}
+	}
+	stored, err := v.meta.GetMeta(ctx, metaRoot)
+	if err != nil {
+		return fmt.Errorf("keys: root: %w", err)
+	}
+	root, err := unwrapRoot(stored, passphrase)
+	if err != nil {
+		return err
+	}
+	sealedID, err := v.meta.GetMeta(ctx, metaIntakeIdentity)
+	if err != nil {
+		return fmt.Errorf("keys: intake identity: %w", err)
+	}
+	idText, err := Decrypt(Subkey(root, PurposeWrap), sealedID, "intake-identity")
+	if err != nil {
+		return fmt.Errorf("keys: intake identity: %w", err)
+	}
+	id, err := age.ParseX25519Identity(string(idText))
+	Wipe(idText)
+	if err != nil {
+		return fmt.Errorf("keys: intake identity: %w", err)
+	}
+	v.setUnsealed(root, id)
+	return nil
+}
+
+func (v *Vault) setUnsealed(root []byte, id *age.X25519Identity) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.wipeLocked()
+	v.root = root
+	v.intake = id
+	v.subkeys = map[string][]byte{}
+	for _, p := range []string{PurposeWrap, PurposeBlindIndex, PurposeStaff, PurposeSession} {
+		v.subkeys[p] = Subkey(root, p)
+	}
+	v.dataKeys = map[string][]byte{}
+	v.lastUsed = v.now()
+}
+
+// Seal drops the root key and everything derived from it from memory.
+func (v *Vault) Seal() {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.wipeLocked()
+}
+
+func (v *Vault) wipeLocked() {
+	Wipe(v.root)
+	for _, k := range v.subkeys {
+		Wipe(k)
+	}
+	for _, k := range v.dataKeys {
+		Wipe(k)
+	}
+	v.root, v.subkeys, v.dataKeys, v.intake = nil, nil, nil, nil
+}
+
+// Sealed reports whether the root key is absent from memory.
+func (v *Vault) Sealed() bool {
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	return v.root == nil
+}
+
+// Touch records staff activity for auto-seal.
+func (v *Vault) Touch() {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.lastUsed = v.now()
+}
+
+// SealIfIdle seals when nothing touched the vault for idle, and reports
+// whether it did.
+func (v *Vault) SealIfIdle(idle time.Duration) bool {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.root == nil || idle <= 0 || v.now().Sub(v.lastUsed) < idle {
+		return false
+	}
+	v.wipeLocked()
+	return true
+}
+
+// ChangePassphrase re-wraps the root key under a new passphrase; no data
+// is re-encrypted.
+func (v *Vault) ChangePassphrase(ctx context.Context, oldPass, newPass []byte, p KDFParams) error {
+	if err := p.Validate(); err != nil {
+		return err
+	}
+	stored, err := v.meta.GetMeta(ctx, metaRoot)
+	if err != nil {
+		return fmt.Errorf("keys: root: %w", err)
+	}
+	root, err := unwrapRoot(stored, oldPass)
+	if err != nil {
+		return err
+	}
+	defer Wipe(root)
+	wrapped, err := wrapRoot(root, newPass, p)
+	if err != nil {
+		return err
+	}
+	if err := v.meta.SetMeta(ctx, metaRoot, wrapped); err != nil {
+		return fmt.Errorf("keys: store root: %w", err)
+	}
+	return nil
+}
+
+// Key returns the subkey for a purpose, or ErrSealed.
+func (v *Vault) Key(purpose string) ([]byte, error) {
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	k, ok := v.subkeys[purpose]
+	if !ok {
+		if v.root == nil {
+			return nil, ErrSealed
+		}
+		return nil, fmt.Errorf("keys: unknown purpose %q", purpose)
+	}
+	return k, nil
+}
+
+// IntakeRecipient is the public key new requests are sealed to; available
+// while sealed.
+func (v *Vault) IntakeRecipient() (age.Recipient, error) {
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	if v.recipient == nil {
+		return nil, ErrNotInitialised
+	}
+	return v.recipient, nil
+}
+
+// Person derives a person's keys from a normalised receipt. It is
+// deliberately slow (argon2id); callers cap how many run at once.
+func (v *Vault) Person(normalisedReceipt string) (PersonKeys, error) {
+	v.mu.RLock()
+	salt, p, ok := v.installSalt, v.receiptKDF, v.initialised
+	v.mu.RUnlock()
+	if !ok {
+		return PersonKeys{}, ErrNotInitialised
+	}
+	return DerivePerson(normalisedReceipt, salt, p), nil
+}
+
+// OpenIntakeKey returns the data key of a record whose key was sealed to
+// the intake recipient, caching it until the vault is sealed.
+func (v *Vault) OpenIntakeKey(recordID string, sealed []byte) ([]byte, error) {
+	v.mu.RLock()
+	dk, ok := v.dataKeys[recordID]
+	id := v.intake
+	v.mu.RUnlock()
+	if ok {
+		return dk, nil
+	}
+	if id == nil {
+		return nil, ErrSealed
+	}
+	dk, err := OpenWithIdentity(sealed, KeySize, id)
+	if err != nil {
+		return nil, err
+	}
+	if len(dk) != KeySize {
+		return nil, ErrDecrypt
+	}
+	v.mu.Lock()
+	if v.dataKeys != nil {
+		v.dataKeys[recordID] = dk
+	}
+	v.mu.Unlock()
+	return dk, nil
+}
+
+// ForgetDataKey drops a cached data key (after crypto-shredding a record).
+func (v *Vault) ForgetDataKey(recordID string) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if dk, ok := v.dataKeys[recordID]; ok {
+		Wipe(dk)
+		delete(v.dataKeys, recordID)
+	}
+}
+
+// WrapDataKey wraps a record's data key with the root-derived wrapping
+// key, bound to the record id.
+func (v *Vault) WrapDataKey(recordID string, dk []byte) ([]byte, error) {
+	k, err := v.Key(PurposeWrap)
+	if err != nil {
+		return nil, err
+	}
+	return Encrypt(k, dk, "data-key", recordID)
+}
+
+// UnwrapDataKey reverses WrapDataKey.
+func (v *Vault) UnwrapDataKey(recordID string, wrapped []byte) ([]byte, error) {
+	k, err := v.Key(PurposeWrap)
+	if err != nil {
+		return nil, err
+	}
+	return Decrypt(k, wrapped, "data-key", recordID)
+}
