@@ -1,6 +1,7 @@
 package keys
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/json"
@@ -211,15 +212,18 @@ func (v *Vault) Unseal(ctx context.Context, passphrase []byte) error {
 	}
 	sealedID, err := v.meta.GetMeta(ctx, metaIntakeIdentity)
 	if err != nil {
+		Wipe(root)
 		return fmt.Errorf("keys: intake identity: %w", err)
 	}
 	idText, err := Decrypt(Subkey(root, PurposeWrap), sealedID, "intake-identity")
 	if err != nil {
+		Wipe(root)
 		return fmt.Errorf("keys: intake identity: %w", err)
 	}
 	id, err := age.ParseX25519Identity(string(idText))
 	Wipe(idText)
 	if err != nil {
+		Wipe(root)
 		return fmt.Errorf("keys: intake identity: %w", err)
 	}
 	v.setUnsealed(root, id)
@@ -309,7 +313,12 @@ func (v *Vault) ChangePassphrase(ctx context.Context, oldPass, newPass []byte, p
 	return nil
 }
 
-// Key returns the subkey for a purpose, or ErrSealed.
+// Key returns a copy of the subkey for a purpose, or ErrSealed.
+//
+// It returns a copy because Seal wipes the vault's keys in place: a caller
+// holding the vault's own slice while another goroutine seals would go on
+// encrypting or indexing under an all-zero key, silently, and a caller
+// that wipes its key after use would corrupt the vault's.
 func (v *Vault) Key(purpose string) ([]byte, error) {
 	v.mu.RLock()
 	defer v.mu.RUnlock()
@@ -320,7 +329,7 @@ func (v *Vault) Key(purpose string) ([]byte, error) {
 		}
 		return nil, fmt.Errorf("keys: unknown purpose %q", purpose)
 	}
-	return k, nil
+	return bytes.Clone(k), nil
 }
 
 // IntakeRecipient is the public key new requests are sealed to; available
@@ -347,10 +356,14 @@ func (v *Vault) Person(normalisedReceipt string) (PersonKeys, error) {
 }
 
 // OpenIntakeKey returns the data key of a record whose key was sealed to
-// the intake recipient, caching it until the vault is sealed.
+// the intake recipient, caching it until the vault is sealed. Like Key, it
+// returns a copy, since Seal and ForgetDataKey wipe the cached key in place.
 func (v *Vault) OpenIntakeKey(recordID string, sealed []byte) ([]byte, error) {
 	v.mu.RLock()
 	dk, ok := v.dataKeys[recordID]
+	if ok {
+		dk = bytes.Clone(dk)
+	}
 	id := v.intake
 	v.mu.RUnlock()
 	if ok {
@@ -368,7 +381,7 @@ func (v *Vault) OpenIntakeKey(recordID string, sealed []byte) ([]byte, error) {
 	}
 	v.mu.Lock()
 	if v.dataKeys != nil {
-		v.dataKeys[recordID] = dk
+		v.dataKeys[recordID] = bytes.Clone(dk)
 	}
 	v.mu.Unlock()
 	return dk, nil

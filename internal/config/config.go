@@ -1,0 +1,161 @@
+// Package config reads Corridor's settings from, in rising precedence:
+// built-in defaults, an optional TOML file, CORRIDOR_* environment
+// variables, and command-line flags. docs/configuration.md lists them.
+package config
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/BurntSushi/toml"
+)
+
+// Serve holds the settings of `corridor serve`.
+type Serve struct {
+	Data           string
+	StaffListen    string
+	PublicListen   string
+	Form           string
+	Receipt        string
+	AutoSeal       time.Duration
+	SessionIdle    time.Duration
+	PersonIdle     time.Duration
+	OnionLocation  string
+	SecureCookies  bool
+	QuickExitURL   string
+	LogLevel       string
+	LogFormat      string
+	PassphraseFile string
+	Config         string
+}
+
+// Register declares every setting on fs and returns the struct they fill.
+func Register(fs *flag.FlagSet) *Serve {
+	c := &Serve{}
+	fs.StringVar(&c.Config, "config", "", "TOML configuration `file` (env CORRIDOR_CONFIG)")
+	fs.StringVar(&c.Data, "data", "corridor-data", "data `directory` (database, keys, blobs)")
+	fs.StringVar(&c.StaffListen, "staff-listen", "127.0.0.1:8080", "staff site listen `address` (keep private: VPN or authenticated onion service)")
+	fs.StringVar(&c.PublicListen, "public-listen", "127.0.0.1:8081", "public site listen `address` (intake; put an onion service in front)")
+	fs.StringVar(&c.Form, "form", "", "request form definition `file` (TOML); empty uses the built-in form")
+	fs.StringVar(&c.Receipt, "receipt", "digits", "receipt style: digits (16 digits, looks like a phone number) or words (6 diceware words)")
+	fs.DurationVar(&c.AutoSeal, "auto-seal", 8*time.Hour, "seal the server after this much staff inactivity (0 disables)")
+	fs.DurationVar(&c.SessionIdle, "session-idle", 30*time.Minute, "log staff out after this much inactivity")
+	fs.DurationVar(&c.PersonIdle, "person-idle", 15*time.Minute, "forget a person's return-page session after this much inactivity")
+	fs.StringVar(&c.OnionLocation, "onion-location", "", "advertise this onion `origin` (http://….onion) in an Onion-Location header on public pages")
+	fs.BoolVar(&c.SecureCookies, "secure-cookies", false, "mark cookies Secure (set when served over HTTPS)")
+	fs.StringVar(&c.QuickExitURL, "quick-exit-url", "https://www.wikipedia.org/", "where the public site's quick-exit button leads")
+	fs.StringVar(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
+	fs.StringVar(&c.LogFormat, "log-format", "text", "text or json")
+	fs.StringVar(&c.PassphraseFile, "passphrase-file", "", "read the unseal passphrase from this `file` and unseal at start (env CORRIDOR_PASSPHRASE_FILE)")
+	return c
+}
+
+// EnvName is the environment variable for a flag name.
+func EnvName(flagName string) string {
+	return "CORRIDOR_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+// Apply fills every flag not given on the command line from the
+// environment, then from the configuration file. It must run after
+// fs.Parse. getenv is os.Getenv outside tests.
+func Apply(fs *flag.FlagSet, getenv func(string) string) error {
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	for _, name := range names(fs) {
+		if set[name] {
+			continue
+		}
+		if v := getenv(EnvName(name)); v != "" {
+			if err := fs.Set(name, v); err != nil {
+				return fmt.Errorf("config: %s: %w", EnvName(name), err)
+			}
+			set[name] = true
+		}
+	}
+	cf := fs.Lookup("config")
+	if cf == nil || cf.Value.String() == "" {
+		return nil
+	}
+	file, err := readFile(cf.Value.String())
+	if err != nil {
+		return err
+	}
+	keys := make([]string, 0, len(file))
+	for k := range file {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		name := strings.ReplaceAll(k, "_", "-")
+		if fs.Lookup(name) == nil || name == "config" {
+			return fmt.Errorf("config: %s: unknown setting %q", cf.Value.String(), k)
+		}
+		if set[name] {
+			continue
+		}
+		if err := fs.Set(name, file[k]); err != nil {
+			return fmt.Errorf("config: %s: %s: %w", cf.Value.String(), k, err)
+		}
+	}
+	return nil
+}
+
+func names(fs *flag.FlagSet) []string {
+	var out []string
+	fs.VisitAll(func(f *flag.Flag) { out = append(out, f.Name) })
+	return out
+}
+
+func readFile(path string) (map[string]string, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	var raw map[string]any
+	if _, err := toml.Decode(string(data), &raw); err != nil {
+		return nil, fmt.Errorf("config: %s: %w", path, err)
+	}
+	out := map[string]string{}
+	for k, v := range raw {
+		switch v := v.(type) {
+		case string:
+			out[k] = v
+		case bool, int64, float64:
+			out[k] = fmt.Sprint(v)
+		default:
+			return nil, fmt.Errorf("config: %s: %s: expected a string, number or boolean", path, k)
+		}
+	}
+	return out, nil
+}
+
+// Check validates values that flag parsing cannot.
+func (c *Serve) Check() error {
+	var errs []error
+	if c.Data == "" {
+		errs = append(errs, errors.New("--data must not be empty"))
+	}
+	if c.Receipt != "digits" && c.Receipt != "words" {
+		errs = append(errs, fmt.Errorf("--receipt must be digits or words, not %q", c.Receipt))
+	}
+	if c.AutoSeal < 0 || c.SessionIdle <= 0 || c.PersonIdle <= 0 {
+		errs = append(errs, errors.New("durations must be positive (auto-seal may be 0)"))
+	}
+	if c.OnionLocation != "" && !strings.HasPrefix(c.OnionLocation, "http://") && !strings.HasPrefix(c.OnionLocation, "https://") {
+		errs = append(errs, errors.New("--onion-location must start with http:// or https://"))
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		errs = append(errs, fmt.Errorf("--log-level %q is not one of debug, info, warn, error", c.LogLevel))
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		errs = append(errs, fmt.Errorf("--log-format must be text or json"))
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,116 @@
+package web
+
+import (
+	"net/http"
+	"slices"
+
+	"github.com/corridor-org/corridor/internal/store"
+)
+
+// perm is what a route requires of the staff member calling it. Object
+// rules (a caseworker sees only requests assigned to them) are the
+// domain's; this table is the first gate.
+type perm int
+
+const (
+	permNone     perm = iota // no login: setup, unseal, login
+	permAnyStaff             // any logged-in staff member
+	permInbox                // reads requests
+	permAssign               // assigns requests
+	permSeal                 // may seal the server now
+	permAudit                // browses the audit log
+	permAdmin                // manages users and keys
+)
+
+var permRoles = map[perm][]string{
+	permAnyStaff: store.Roles(),
+	permInbox:    {store.RoleAdmin, store.RoleCoordinator, store.RoleOperator, store.RoleCaseworker},
+	permAssign:   {store.RoleAdmin, store.RoleCoordinator, store.RoleOperator},
+	permSeal:     {store.RoleAdmin, store.RoleCoordinator},
+	permAudit:    {store.RoleAdmin, store.RoleCoordinator},
+	permAdmin:    {store.RoleAdmin},
+}
+
+func (p perm) allows(role string) bool {
+	return p == permNone || slices.Contains(permRoles[p], role)
+}
+
+type route struct {
+	method  string
+	path    string
+	perm    perm
+	handler handlerFunc
+}
+
+// staffRouteTable is every route of the staff site.
+func (s *Server) staffRouteTable() []route {
+	return []route{
+		{"GET", "/{$}", permAnyStaff, s.staffHome},
+		{"GET", "/setup", permNone, s.setupForm},
+		{"POST", "/setup", permNone, s.setupSubmit},
+		{"GET", "/unseal", permNone, s.unsealForm},
+		{"POST", "/unseal", permNone, s.unsealSubmit},
+		{"GET", "/login", permNone, s.loginForm},
+		{"POST", "/login", permNone, s.loginSubmit},
+		{"POST", "/logout", permAnyStaff, s.logout},
+		{"POST", "/logout-everywhere", permAnyStaff, s.logoutEverywhere},
+		{"GET", "/account", permAnyStaff, s.account},
+		{"POST", "/account/password", permAnyStaff, s.changePassword},
+		{"POST", "/seal", permSeal, s.sealNow},
+		{"GET", "/requests", permInbox, s.inbox},
+		{"GET", "/requests/{id}", permInbox, s.requestView},
+		{"POST", "/requests/{id}/reply", permInbox, s.requestReply},
+		{"POST", "/requests/{id}/status", permInbox, s.requestStatus},
+		{"POST", "/requests/{id}/assign", permAssign, s.requestAssign},
+		{"GET", "/admin/users", permAdmin, s.users},
+		{"POST", "/admin/users", permAdmin, s.userCreate},
+		{"POST", "/admin/users/{id}/disable", permAdmin, s.userDisable},
+		{"POST", "/admin/users/{id}/enable", permAdmin, s.userEnable},
+		{"POST", "/admin/users/{id}/reset-password", permAdmin, s.userResetPassword},
+		{"POST", "/admin/users/{id}/reset-totp", permAdmin, s.userResetTOTP},
+		{"POST", "/admin/users/{id}/role", permAdmin, s.userSetRole},
+		{"POST", "/admin/passphrase", permAdmin, s.changePassphrase},
+		{"GET", "/admin/audit", permAudit, s.auditLog},
+	}
+}
+
+// publicRouteTable is every route of the public site. {lang} is a
+// language of the catalogue; the language lives in the path because no
+// cookie may be set before a person enters their receipt.
+func (s *Server) publicRouteTable() []route {
+	return []route{
+		{"GET", "/{$}", permNone, s.publicRoot},
+		{"GET", "/{lang}/{$}", permNone, s.landing},
+		{"GET", "/{lang}/request", permNone, s.requestForm},
+		{"POST", "/{lang}/request", permNone, s.requestSubmit},
+		{"GET", "/{lang}/return", permNone, s.returnForm},
+		{"POST", "/{lang}/return", permNone, s.returnSubmit},
+		{"GET", "/{lang}/conversation", permNone, s.conversation},
+		{"POST", "/{lang}/conversation", permNone, s.conversationMessage},
+		{"POST", "/{lang}/leave", permNone, s.leave},
+	}
+}
+
+func (s *Server) staffRoutes() http.Handler {
+	mux := http.NewServeMux()
+	for _, rt := range s.staffRouteTable() {
+		mux.Handle(rt.method+" "+rt.path, s.staffGate(rt))
+	}
+	mux.Handle("GET /favicon.ico", http.NotFoundHandler())
+	mux.Handle("/", s.adapt(func(w http.ResponseWriter, r *http.Request) error { return errNotFound }))
+	return s.common(mux, styleStaff)
+}
+
+func (s *Server) publicRoutes() http.Handler {
+	mux := http.NewServeMux()
+	for _, rt := range s.publicRouteTable() {
+		mux.Handle(rt.method+" "+rt.path, s.adapt(rt.handler))
+	}
+	mux.Handle("GET /favicon.ico", http.NotFoundHandler())
+	mux.Handle("/", s.adapt(func(w http.ResponseWriter, r *http.Request) error { return errNotFound }))
+	h := s.common(mux, stylePublic)
+	if s.cfg.OnionLocation != "" {
+		h = onionLocation(s.cfg.OnionLocation, h)
+	}
+	return h
+}
