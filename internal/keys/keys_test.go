@@ -8,6 +8,8 @@ import (
 	"encoding/json"
 	"errors"
 	"maps"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -18,6 +20,7 @@ import (
 
 	"github.com/corridor-org/corridor/internal/keys"
 	"github.com/corridor-org/corridor/internal/store"
+	"github.com/corridor-org/corridor/internal/store/sqlite"
 )
 
 // memMeta is an in-memory keys.MetaStore. It copies values in and out so a
@@ -895,4 +898,127 @@ func recoverRoot(t *testing.T, stored map[string][]byte, pass string) []byte {
 		t.Fatal("wrapped root contains the passphrase")
 	}
 	return root
+}
+
+// TestVaultSQLite runs the vault over the real SQLite store: initialised
+// in a transaction as first-run set-up does, reopened by a new process,
+// a refused second initialisation, a rolled-back one, and a scan of the
+// database files for the passphrase and the root key.
+func TestVaultSQLite(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "corridor.db")
+	st, err := sqlite.Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	const pass = "CANARY-pass-Щ"
+
+	// A set-up that fails after Initialise leaves nothing behind.
+	v0, err := keys.Open(ctx, st, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	errAbort := errors.New("abort")
+	err = st.Tx(ctx, func(tx store.Store) error {
+		if err := v0.Initialise(ctx, tx, []byte(pass), keys.TestKDF, keys.TestKDF); err != nil {
+			return err
+		}
+		return errAbort
+	})
+	if !errors.Is(err, errAbort) {
+		t.Fatal(err)
+	}
+	if _, err := st.GetMeta(ctx, "keys.root"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("rolled-back Initialise left keys.root: %v", err)
+	}
+
+	v, err := keys.Open(ctx, st, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = st.Tx(ctx, func(tx store.Store) error {
+		return v.Initialise(ctx, tx, []byte(pass), keys.TestKDF, keys.TestKDF)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := subkeys(t, v)
+	rcpt, _ := v.IntakeRecipient()
+	dk := keys.NewKey()
+	sealed, err := keys.SealToRecipients(dk, rcpt)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	err = st.Tx(ctx, func(tx store.Store) error {
+		return v.Initialise(ctx, tx, []byte("other"), keys.TestKDF, keys.TestKDF)
+	})
+	if !errors.Is(err, keys.ErrAlreadyInitialed) {
+		t.Fatalf("second Initialise = %v", err)
+	}
+
+	w, err := keys.Open(ctx, st, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !w.Initialised() || !w.Sealed() {
+		t.Fatalf("reopened: Initialised=%v Sealed=%v", w.Initialised(), w.Sealed())
+	}
+	if err := w.Unseal(ctx, []byte("other")); !errors.Is(err, keys.ErrWrongPassphrase) {
+		t.Fatalf("Unseal(wrong) = %v", err)
+	}
+	if err := w.Unseal(ctx, []byte(pass)); err != nil {
+		t.Fatal(err)
+	}
+	if !sameKeys(want, subkeys(t, w)) {
+		t.Fatal("subkeys differ after reopening")
+	}
+	if got, err := w.OpenIntakeKey("r1", sealed); err != nil || !bytes.Equal(got, dk) {
+		t.Fatalf("OpenIntakeKey after reopening: %v", err)
+	}
+	if err := w.ChangePassphrase(ctx, []byte(pass), []byte("CANARY-second-Щ"), keys.TestKDF); err != nil {
+		t.Fatal(err)
+	}
+	w.Seal()
+	if err := w.Unseal(ctx, []byte("CANARY-second-Щ")); err != nil {
+		t.Fatal(err)
+	}
+
+	stored := map[string][]byte{}
+	for _, k := range []string{"keys.root", "keys.install_salt", "keys.receipt_kdf", "keys.intake_recipient", "keys.intake_identity"} {
+		val, err := st.GetMeta(ctx, k)
+		if err != nil {
+			t.Fatalf("%s: %v", k, err)
+		}
+		stored[k] = val
+	}
+	root := recoverRoot(t, stored, "CANARY-second-Щ")
+	if !bytes.Equal(keys.Subkey(root, keys.PurposeStaff), want[keys.PurposeStaff]) {
+		t.Fatal("recovered root is not the vault's")
+	}
+	scan := func(when string) {
+		for _, suffix := range []string{"", "-wal", "-shm"} {
+			b, err := os.ReadFile(path + suffix)
+			if errors.Is(err, os.ErrNotExist) {
+				continue
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, enc := range slices.Concat(encodings([]byte(pass)), encodings([]byte("CANARY-second-Щ")), encodings(root)) {
+				if bytes.Contains(b, enc) {
+					t.Errorf("%s: %s%s contains the passphrase or root key (%q)", when, filepath.Base(path), suffix, enc)
+				}
+			}
+			if bytes.Contains(b, []byte("CANARY")) || bytes.Contains(b, []byte("AGE-SECRET-KEY-")) {
+				t.Errorf("%s: %s%s contains a secret in clear", when, filepath.Base(path), suffix)
+			}
+		}
+	}
+	scan("open")
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	scan("closed")
 }

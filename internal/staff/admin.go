@@ -329,8 +329,9 @@ func (s *Service) changePassword(ctx context.Context, userID int64, keep *store.
 }
 
 // UserView is an account for lists, with its name decrypted. User is a
-// copy with the password hash and secrets removed, so a template cannot
-// print them by mistake.
+// copy without the password hash and TOTP secret, so a template cannot
+// print them by mistake; it keeps the username's ciphertext and index, so
+// Username(v.User) still works.
 type UserView struct {
 	User     *store.User
 	Username string
@@ -356,8 +357,26 @@ func (s *Service) List(ctx context.Context) ([]UserView, error) {
 			return nil, err
 		}
 		c := *u
-		c.PasswordHash, c.TOTPSecret, c.Username, c.UsernameIndex = "", nil, nil, nil
+		c.PasswordHash, c.TOTPSecret = "", nil
 		out = append(out, UserView{User: &c, Username: name, Locked: u.LockedUntil.After(now)})
 	}
 	return out, nil
+}
+
+// UserByName finds an account by username through its blind index; the
+// name is normalised first. store.ErrNotFound if there is none.
+func (s *Service) UserByName(ctx context.Context, username string) (*store.User, error) {
+	name, err := NormaliseUsername(username)
+	if err != nil {
+		return nil, err
+	}
+	idx, err := s.usernameIndex(name)
+	if err != nil {
+		return nil, err
+	}
+	u, err := s.st.GetUserByIndex(ctx, idx)
+	if err != nil {
+		return nil, fmt.Errorf("staff: user by name: %w", err)
+	}
+	return u, nil
 }

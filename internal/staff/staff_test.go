@@ -1167,8 +1167,11 @@ func TestList(t *testing.T) {
 	var names []string
 	for _, v := range list {
 		names = append(names, v.Username)
-		if v.User.PasswordHash != "" || v.User.TOTPSecret != nil || v.User.Username != nil || v.User.UsernameIndex != nil {
+		if v.User.PasswordHash != "" || v.User.TOTPSecret != nil {
 			t.Fatalf("secrets in the view: %+v", v.User)
+		}
+		if name, err := e.s.Username(v.User); err != nil || name != v.Username {
+			t.Fatalf("Username(view.User) = %q, %v", name, err)
 		}
 	}
 	if !slices.Equal(names, []string{"root.admin", "щука", "zed"}) {
@@ -1178,7 +1181,20 @@ func TestList(t *testing.T) {
 	if e.user(admin.id).PasswordHash == "" {
 		t.Fatal("List scrubbed the stored user")
 	}
+	u, err := e.s.UserByName(e.ctx, " щука ")
+	if err != nil || u.Role != store.RoleOperator || u.PasswordHash == "" {
+		t.Fatalf("UserByName = %+v, %v", u, err)
+	}
+	if _, err := e.s.UserByName(e.ctx, "nobody"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("UserByName(nobody) = %v", err)
+	}
+	if _, err := e.s.UserByName(e.ctx, "no body"); !errors.Is(err, ErrInvalidUsername) {
+		t.Fatalf("UserByName(no body) = %v", err)
+	}
 	e.v.Seal()
+	if _, err := e.s.UserByName(e.ctx, "zed"); !errors.Is(err, keys.ErrSealed) {
+		t.Fatalf("UserByName while sealed: %v", err)
+	}
 	if _, err := e.s.List(e.ctx); !errors.Is(err, keys.ErrSealed) {
 		t.Fatalf("List while sealed: %v", err)
 	}

@@ -301,7 +301,7 @@ func (s *Server) changePassword(w http.ResponseWriter, r *http.Request) error {
 		s.render(w, r, http.StatusUnprocessableEntity, "account", p)
 		return nil
 	}
-	err := s.cfg.Staff.ChangePassword(r.Context(), sc.user.ID, r.PostForm.Get("old"), next)
+	err := s.cfg.Staff.ChangePasswordKeepSession(r.Context(), sc.token, r.PostForm.Get("old"), next)
 	if err != nil {
 		key := "account.rejected"
 		if errors.Is(err, staff.ErrBadCredentials) {
