@@ -67,6 +67,7 @@ func initCmd(ctx context.Context, env *Env, args []string) error {
 		return a.vault.Initialise(ctx, tx, pass, rootKDF, receiptKDF)
 	})
 	if err != nil {
+		a.vault.Abandon()
 		return err
 	}
 	if err := a.audit.Record(ctx, 0, "keys.init", "keys"); err != nil {

@@ -85,8 +85,8 @@ func newID(prefix string) string {
 }
 
 // AD labels bind each ciphertext to its record and field.
-func adAnswers(id string) []string          { return []string{"request", id, "answers"} }
-func adPersonKey(id string) []string        { return []string{"request", id, "person-key"} }
+func adAnswers(id string) []string           { return []string{"request", id, "answers"} }
+func adPersonKey(id string) []string         { return []string{"request", id, "person-key"} }
 func adMessage(reqID, msgID string) []string { return []string{"message", reqID, msgID, "body"} }
 
 func (s *Service) derive(ctx context.Context, normalised string) (keys.PersonKeys, error) {

@@ -29,7 +29,7 @@ var (
 	ErrSealed           = errors.New("keys: sealed")
 	ErrWrongPassphrase  = errors.New("keys: wrong passphrase")
 	ErrNotInitialised   = errors.New("keys: not initialised")
-	ErrAlreadyInitialed = errors.New("keys: already initialised")
+	ErrAlreadyInitialised = errors.New("keys: already initialised")
 	ErrDecrypt          = errors.New("keys: cannot decrypt (wrong key, or data altered or moved)")
 )
 

@@ -532,16 +532,16 @@ func TestInitialiseTwice(t *testing.T) {
 	want := subkeys(t, v)
 	stored := meta.snapshot()
 
-	if err := v.Initialise(ctx, meta, []byte("second"), keys.TestKDF, keys.TestKDF); !errors.Is(err, keys.ErrAlreadyInitialed) {
-		t.Fatalf("second Initialise on the same vault = %v, want ErrAlreadyInitialed", err)
+	if err := v.Initialise(ctx, meta, []byte("second"), keys.TestKDF, keys.TestKDF); !errors.Is(err, keys.ErrAlreadyInitialised) {
+		t.Fatalf("second Initialise on the same vault = %v, want ErrAlreadyInitialised", err)
 	}
 	// Another process that had not seen the first initialisation.
 	w, err := keys.Open(ctx, newMemMeta(), nil) // opened before, on an empty view…
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := w.Initialise(ctx, meta, []byte("second"), keys.TestKDF, keys.TestKDF); !errors.Is(err, keys.ErrAlreadyInitialed) {
-		t.Fatalf("Initialise over an initialised store = %v, want ErrAlreadyInitialed", err)
+	if err := w.Initialise(ctx, meta, []byte("second"), keys.TestKDF, keys.TestKDF); !errors.Is(err, keys.ErrAlreadyInitialised) {
+		t.Fatalf("Initialise over an initialised store = %v, want ErrAlreadyInitialised", err)
 	}
 	if !maps.EqualFunc(stored, meta.snapshot(), bytes.Equal) {
 		t.Fatal("a refused Initialise changed stored values")
@@ -954,7 +954,7 @@ func TestVaultSQLite(t *testing.T) {
 	err = st.Tx(ctx, func(tx store.Store) error {
 		return v.Initialise(ctx, tx, []byte("other"), keys.TestKDF, keys.TestKDF)
 	})
-	if !errors.Is(err, keys.ErrAlreadyInitialed) {
+	if !errors.Is(err, keys.ErrAlreadyInitialised) {
 		t.Fatalf("second Initialise = %v", err)
 	}
 

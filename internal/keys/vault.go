@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"filippo.io/age"
+
+	"github.com/corridor-org/corridor/internal/store"
 )
 
 // MetaStore is the part of the store the vault needs.
@@ -104,8 +106,10 @@ func Open(ctx context.Context, meta MetaStore, now func() time.Time) (*Vault, er
 }
 
 func (v *Vault) load(ctx context.Context) error {
-	if _, err := v.meta.GetMeta(ctx, metaRoot); err != nil {
+	if _, err := v.meta.GetMeta(ctx, metaRoot); errors.Is(err, store.ErrNotFound) {
 		return ErrNotInitialised
+	} else if err != nil {
+		return fmt.Errorf("keys: root: %w", err)
 	}
 	rcpt, err := v.meta.GetMeta(ctx, metaIntakeRecipient)
 	if err != nil {
@@ -173,7 +177,10 @@ func (v *Vault) Initialise(ctx context.Context, meta MetaStore, passphrase []byt
 	}
 	kdf, _ := json.Marshal(receiptKDF)
 	if err := meta.CreateMeta(ctx, metaRoot, wrapped); err != nil {
-		return fmt.Errorf("%w: %w", ErrAlreadyInitialed, err)
+		if errors.Is(err, store.ErrConflict) {
+			return fmt.Errorf("%w: %w", ErrAlreadyInitialised, err)
+		}
+		return fmt.Errorf("keys: store root: %w", err)
 	}
 	for _, kv := range []struct {
 		k string
@@ -193,6 +200,15 @@ func (v *Vault) Initialise(ctx context.Context, meta MetaStore, passphrase []byt
 	v.mu.Unlock()
 	v.setUnsealed(root, id)
 	return nil
+}
+
+// Abandon forgets an initialisation whose transaction did not commit, so
+// the vault does not hold a root key that was never stored.
+func (v *Vault) Abandon() {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.wipeLocked()
+	v.recipient, v.installSalt, v.initialised = nil, nil, false
 }
 
 // Unseal unwraps the root key with the passphrase and keeps it in memory.

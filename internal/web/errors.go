@@ -43,7 +43,6 @@ var (
 	errForbidden = &webError{status: http.StatusForbidden, key: "error.forbidden"}
 	errCSRF      = &webError{status: http.StatusForbidden, key: "error.csrf"}
 	errBusy      = &webError{status: http.StatusTooManyRequests, key: "error.busy"}
-	
 )
 
 // classify maps any error to what the client is told.

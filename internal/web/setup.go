@@ -120,7 +120,8 @@ func (s *Server) setupSubmit(w http.ResponseWriter, r *http.Request) error {
 		return s.cfg.Vault.Initialise(ctx, tx, []byte(pass), s.cfg.RootKDF, s.receiptKDF())
 	})
 	if err != nil {
-		if errors.Is(err, keys.ErrAlreadyInitialed) {
+		s.cfg.Vault.Abandon()
+		if errors.Is(err, keys.ErrAlreadyInitialised) {
 			return httpError(http.StatusForbidden, "setup.need_token", err)
 		}
 		return err

@@ -197,7 +197,7 @@ func testAuditConcurrent(t *testing.T, s store.Store) {
 				if err != nil {
 					errs = append(errs, err)
 				} else if got[e.Seq] {
-					errs = append(errs, fmt.Errorf("Seq %d handed out twice", e.Seq))
+					errs = append(errs, fmt.Errorf("seq %d handed out twice", e.Seq))
 				}
 				got[e.Seq] = true
 				mu.Unlock()
