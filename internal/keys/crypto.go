@@ -26,11 +26,11 @@ import (
 
 // Sentinel errors.
 var (
-	ErrSealed           = errors.New("keys: sealed")
-	ErrWrongPassphrase  = errors.New("keys: wrong passphrase")
-	ErrNotInitialised   = errors.New("keys: not initialised")
+	ErrSealed             = errors.New("keys: sealed")
+	ErrWrongPassphrase    = errors.New("keys: wrong passphrase")
+	ErrNotInitialised     = errors.New("keys: not initialised")
 	ErrAlreadyInitialised = errors.New("keys: already initialised")
-	ErrDecrypt          = errors.New("keys: cannot decrypt (wrong key, or data altered or moved)")
+	ErrDecrypt            = errors.New("keys: cannot decrypt (wrong key, or data altered or moved)")
 )
 
 // KeySize is the size of every symmetric key.

@@ -53,11 +53,7 @@ func (s *DB) AppendAudit(ctx context.Context, e *store.AuditEntry, hash func(*st
 	return nil
 }
 
-func scanAudit(rows interface {
-	Next() bool
-	Scan(...any) error
-	Err() error
-}) ([]*store.AuditEntry, error) {
+func scanAudit(rows *sql.Rows) ([]*store.AuditEntry, error) {
 	var list []*store.AuditEntry
 	for rows.Next() {
 		var (

@@ -188,6 +188,10 @@ func (s *DB) writer() querier {
 
 // Tx runs fn in one transaction, committing if fn returns nil and rolling
 // back otherwise. Inside a transaction, Tx runs fn on that same transaction.
+//
+// The transaction holds the only writer connection until fn returns, so a
+// write through the outer DB from inside fn (which store.Store forbids)
+// would wait for it until ctx is done.
 func (s *DB) Tx(ctx context.Context, fn func(tx store.Store) error) error {
 	if s.tx != nil {
 		return fn(s)
