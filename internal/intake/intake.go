@@ -121,44 +121,63 @@ func (s *Service) Submit(ctx context.Context, a Answers, lang string) (*Submissi
 	if err != nil {
 		return nil, err
 	}
-	recipient, err := s.vault.IntakeRecipient()
+	id, err := s.store(ctx, a, lang, pk, s.now().UTC(), "request.submit")
 	if err != nil {
 		return nil, err
+	}
+	return &Submission{Receipt: rcpt, RequestID: id}, nil
+}
+
+// Import stores a request that arrived some other way (a phone call, an
+// older spreadsheet, demonstration data). It has no receipt, so no person
+// can open it from the public site; staff reply through other channels.
+func (s *Service) Import(ctx context.Context, a Answers, lang string, at time.Time) (string, error) {
+	// Random person keys that nobody holds: the lookup id stays unique
+	// and the person-side wrap is unusable by design.
+	pk := keys.PersonKeys{LookupID: keys.NewKey(), Key: keys.NewKey()}
+	defer keys.Wipe(pk.Key)
+	return s.store(ctx, a, lang, pk, at.UTC(), "request.import")
+}
+
+func (s *Service) store(ctx context.Context, a Answers, lang string, pk keys.PersonKeys, at time.Time, action string) (string, error) {
+	recipient, err := s.vault.IntakeRecipient()
+	if err != nil {
+		return "", err
 	}
 	id := newID("r")
 	dk := keys.NewKey()
 	defer keys.Wipe(dk)
 	keyIntake, err := keys.SealToRecipients(dk, recipient)
 	if err != nil {
-		return nil, err
+		return "", err
 	}
 	keyPerson, err := keys.Encrypt(pk.Key, dk, adPersonKey(id)...)
 	if err != nil {
-		return nil, err
+		return "", err
 	}
 	plain, err := json.Marshal(sealedAnswers{FormVersion: s.form.Version, Lang: lang, Answers: a})
 	if err != nil {
-		return nil, fmt.Errorf("intake: %w", err)
+		return "", fmt.Errorf("intake: %w", err)
 	}
 	answers, err := keys.Encrypt(dk, plain, adAnswers(id)...)
 	clear(plain)
 	if err != nil {
-		return nil, err
+		return "", err
 	}
 	r := &store.Request{
-		ID: id, LookupID: pk.LookupID, CreatedAt: s.now().UTC(), Urgency: s.form.Urgency(a),
+		ID: id, LookupID: pk.LookupID, CreatedAt: at, Urgency: s.form.Urgency(a),
 		Status: store.StatusNew, KeyIntake: keyIntake, KeyPerson: keyPerson, Answers: answers, UnreadStaff: true,
 	}
 	err = s.st.Tx(ctx, func(tx store.Store) error {
 		if err := tx.CreateRequest(ctx, r); err != nil {
 			return err
 		}
-		return audit.New(tx, s.now).Record(ctx, 0, "request.submit", "request:"+id)
+		return audit.New(tx, s.now).Record(ctx, 0, action, "request:"+id)
 	})
 	if err != nil {
-		return nil, fmt.Errorf("intake: store request: %w", err)
+		return "", fmt.Errorf("intake: store request: %w", err)
 	}
-	return &Submission{Receipt: rcpt, RequestID: id}, nil
+	return id, nil
 }
 
 // Access is a person's unlocked access to their own request, held in
