@@ -30,7 +30,7 @@ const testPassphrase = "correct horse battery staple"
 // harness is a full server over a real SQLite store, with both sites on
 // httptest servers.
 type harness struct {
-	t         *testing.T
+	t         testing.TB
 	st        store.Store
 	vault     *keys.Vault
 	staff     *staff.Service
@@ -42,7 +42,12 @@ type harness struct {
 	admin     *account // the first account, created with the harness
 }
 
-func newHarness(t *testing.T, initialise bool) *harness {
+func newHarness(t testing.TB, initialise bool) *harness {
+	return newHarnessKDF(t, initialise, keys.TestKDF)
+}
+
+// newHarnessKDF lets benchmarks use the production receipt KDF.
+func newHarnessKDF(t testing.TB, initialise bool, receiptKDF keys.KDFParams) *harness {
 	t.Helper()
 	ctx := context.Background()
 	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "corridor.db"))
@@ -55,7 +60,7 @@ func newHarness(t *testing.T, initialise bool) *harness {
 		t.Fatal(err)
 	}
 	if initialise {
-		if err := v.Initialise(ctx, st, []byte(testPassphrase), keys.TestKDF, keys.TestKDF); err != nil {
+		if err := v.Initialise(ctx, st, []byte(testPassphrase), keys.TestKDF, receiptKDF); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -85,7 +90,7 @@ func newHarness(t *testing.T, initialise bool) *harness {
 
 // client is a browser stand-in: a cookie jar that does not follow redirects.
 type client struct {
-	t    *testing.T
+	t    testing.TB
 	base string
 	c    *http.Client
 	csrf string
