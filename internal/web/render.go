@@ -100,7 +100,7 @@ func (s *Server) newPage(r *http.Request) *page {
 		L:       s.cfg.Catalogue.Printer(lang),
 		Style:   template.CSS(s.tmpl.css),
 		ExitURL: s.cfg.QuickExitURL,
-		Sealed:  s.cfg.Vault.Sealed(),
+		Sealed:  s.cfg.Vault.Initialised() && s.cfg.Vault.Sealed(),
 	}
 	if v := r.Context().Value(ctxPublic{}); v != nil {
 		p.Public = true
@@ -109,7 +109,10 @@ func (s *Server) newPage(r *http.Request) *page {
 		p.User, p.Username, p.CSRF = sc.user, sc.username, sc.csrf
 	}
 	for _, l := range s.cfg.Catalogue.Languages() {
-		href := "?lang=" + l
+		// Keep the rest of the query (the setup token, a page number).
+		q := r.URL.Query()
+		q.Set("lang", l)
+		href := "?" + q.Encode()
 		if p.Public {
 			href = "/" + l + "/"
 			if rest, ok := strings.CutPrefix(r.URL.Path, "/"+r.PathValue("lang")+"/"); ok && r.PathValue("lang") != "" && r.Method == http.MethodGet {

@@ -422,3 +422,15 @@ func TestStaffLanguageSwitch(t *testing.T) {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+func TestStaffLanguageLinkKeepsQuery(t *testing.T) {
+	h := newHarness(t, false)
+	r := h.client(h.staffURL).get(h.srv.SetupPath())
+	token := strings.TrimPrefix(h.srv.SetupPath(), "/setup?token=")
+	if !strings.Contains(r.body, "lang=ru&amp;token="+token) {
+		t.Errorf("language link drops the setup token")
+	}
+	if strings.Contains(r.body, `class="sealed"`) {
+		t.Errorf("an uninitialised server is shown as sealed")
+	}
+}
