@@ -11,6 +11,7 @@ import (
 	"github.com/corridor-org/corridor/internal/keys"
 	"github.com/corridor-org/corridor/internal/staff"
 	"github.com/corridor-org/corridor/internal/store"
+	"github.com/corridor-org/corridor/internal/store/postgres"
 	"github.com/corridor-org/corridor/internal/store/sqlite"
 )
 
@@ -26,16 +27,27 @@ type app struct {
 	staff *staff.Service
 }
 
-// openApp opens (creating if needed) the data directory. The directory
-// is made private to the account running Corridor.
-func openApp(ctx context.Context, dir string, staffCfg staff.Config) (*app, error) {
+// openApp opens (creating if needed) the data directory and its
+// database: SQLite inside it, or PostgreSQL when databaseURL is set (also
+// read from CORRIDOR_DATABASE_URL). The directory is made private to the
+// account running Corridor.
+func openApp(ctx context.Context, env *Env, dir, databaseURL string, staffCfg staff.Config) (*app, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("data directory: %w", err)
 	}
 	if err := os.Chmod(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("data directory: %w", err)
 	}
-	st, err := sqlite.Open(ctx, filepath.Join(dir, DatabaseName))
+	if databaseURL == "" {
+		databaseURL = env.Getenv("CORRIDOR_DATABASE_URL")
+	}
+	var st store.Store
+	var err error
+	if databaseURL != "" {
+		st, err = postgres.Open(ctx, databaseURL)
+	} else {
+		st, err = sqlite.Open(ctx, filepath.Join(dir, DatabaseName))
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -48,6 +60,18 @@ func openApp(ctx context.Context, dir string, staffCfg staff.Config) (*app, erro
 	return &app{dir: dir, st: st, vault: v, audit: a, staff: staff.New(st, v, a, staffCfg, time.Now)}, nil
 }
 
+// existingApp opens a data directory that must already hold an
+// installation, for commands that only read: a mistyped path is an error,
+// not a new empty installation.
+func existingApp(ctx context.Context, env *Env, dir string) (*app, error) {
+	if env.Getenv("CORRIDOR_DATABASE_URL") == "" {
+		if _, err := os.Stat(filepath.Join(dir, DatabaseName)); err != nil {
+			return nil, fmt.Errorf("%s holds no Corridor installation (no %s)", dir, DatabaseName)
+		}
+	}
+	return openApp(ctx, env, dir, "", staff.DefaultConfig())
+}
+
 func (a *app) Close() error {
 	a.vault.Seal()
 	return a.st.Close()
@@ -56,7 +80,7 @@ func (a *app) Close() error {
 // unsealed opens the data directory and unseals it with the passphrase
 // from --passphrase-file, CORRIDOR_PASSPHRASE_FILE or standard input.
 func unsealedApp(ctx context.Context, env *Env, dir, passFile string) (*app, error) {
-	a, err := openApp(ctx, dir, staff.DefaultConfig())
+	a, err := existingApp(ctx, env, dir)
 	if err != nil {
 		return nil, err
 	}

@@ -131,8 +131,8 @@ func readPassphrase(env *Env, file string) ([]byte, error) {
 		}
 	} else {
 		fmt.Fprint(env.Stderr, "Unseal passphrase: ")
-		if f, ok := env.Stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
-			data, err = term.ReadPassword(int(f.Fd()))
+		if isTerminal(env.Stdin) {
+			data, err = term.ReadPassword(int(env.Stdin.(*os.File).Fd()))
 		} else {
 			data, err = readLine(env.Stdin)
 		}
@@ -170,4 +170,9 @@ func readLine(r io.Reader) ([]byte, error) {
 		}
 	}
 	return out, nil
+}
+
+func isTerminal(r io.Reader) bool {
+	f, ok := r.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
 }

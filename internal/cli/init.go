@@ -49,10 +49,22 @@ func initCmd(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	defer keys.Wipe(pass)
+	if *passFile == "" && env.Getenv("CORRIDOR_PASSPHRASE_FILE") == "" && isTerminal(env.Stdin) {
+		// A typo here makes every byte unrecoverable: ask twice.
+		again, err := readPassphrase(env, "")
+		if err != nil {
+			return err
+		}
+		same := string(again) == string(pass)
+		keys.Wipe(again)
+		if !same {
+			return errors.New("the two passphrases differ")
+		}
+	}
 	if len([]rune(string(pass))) < 12 {
 		return errors.New("the passphrase must be at least 12 characters")
 	}
-	a, err := openApp(ctx, *dir, staff.DefaultConfig())
+	a, err := openApp(ctx, env, *dir, "", staff.DefaultConfig())
 	if err != nil {
 		return err
 	}

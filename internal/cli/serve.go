@@ -65,11 +65,15 @@ func serve(ctx context.Context, env *Env, args []string) error {
 
 	scfg := staff.DefaultConfig()
 	scfg.SessionIdle = cfg.SessionIdle
-	a, err := openApp(ctx, cfg.Data, scfg)
+	scfg.TOTPIssuer = cfg.TOTPIssuer
+	a, err := openApp(ctx, env, cfg.Data, cfg.DatabaseURL, scfg)
 	if err != nil {
 		return err
 	}
 	defer a.Close()
+	if a.vault.Initialised() && a.vault.ReceiptKDF().MemoryKiB < keys.ReceiptKDF.MemoryKiB {
+		fmt.Fprintln(env.Stderr, "WARNING: this installation was initialised with test KDF costs: receipts and the passphrase are cheap to guess. Never use it for real requests.")
+	}
 
 	passFile := cfg.PassphraseFile
 	if passFile == "" {
@@ -90,11 +94,14 @@ func serve(ctx context.Context, env *Env, args []string) error {
 		}
 	}
 
-	in := intake.New(a.st, a.vault, a.audit, intake.Config{Form: form, ReceiptKind: kind, KDFGate: ratelimit.NewGate(2)})
+	// One gate for every argon2id run (receipts, log-ins, unseal) bounds
+	// the process's peak memory whatever arrives.
+	kdfGate := ratelimit.NewGate(2)
+	in := intake.New(a.st, a.vault, a.audit, intake.Config{Form: form, ReceiptKind: kind, KDFGate: kdfGate})
 	srv, err := web.New(web.Config{
 		Store: a.st, Vault: a.vault, Staff: a.staff, Intake: in, Audit: a.audit, Catalogue: cat, Logger: logger,
 		SecureCookies: cfg.SecureCookies, OnionLocation: cfg.OnionLocation, QuickExitURL: cfg.QuickExitURL,
-		PersonSessionIdle: cfg.PersonIdle,
+		PersonSessionIdle: cfg.PersonIdle, KDFGate: kdfGate, ReceiptKind: kind,
 	})
 	if err != nil {
 		return err

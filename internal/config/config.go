@@ -32,6 +32,8 @@ type Serve struct {
 	LogFormat      string
 	PassphraseFile string
 	Config         string
+	DatabaseURL    string
+	TOTPIssuer     string
 }
 
 // Register declares every setting on fs and returns the struct they fill.
@@ -51,6 +53,8 @@ func Register(fs *flag.FlagSet) *Serve {
 	fs.StringVar(&c.QuickExitURL, "quick-exit-url", "https://www.wikipedia.org/", "where the public site's quick-exit button leads")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&c.LogFormat, "log-format", "text", "text or json")
+	fs.StringVar(&c.DatabaseURL, "database-url", "", "PostgreSQL `URL` (postgres://…); empty uses SQLite in the data directory")
+	fs.StringVar(&c.TOTPIssuer, "totp-issuer", "Corridor", "name authenticator apps show for staff accounts (pick something innocuous where staff phones may be searched)")
 	fs.StringVar(&c.PassphraseFile, "passphrase-file", "", "read the unseal passphrase from this `file` and unseal at start (env CORRIDOR_PASSPHRASE_FILE)")
 	return c
 }
@@ -153,6 +157,12 @@ func (c *Serve) Check() error {
 	case "debug", "info", "warn", "error":
 	default:
 		errs = append(errs, fmt.Errorf("--log-level %q is not one of debug, info, warn, error", c.LogLevel))
+	}
+	if c.DatabaseURL != "" && !strings.HasPrefix(c.DatabaseURL, "postgres://") && !strings.HasPrefix(c.DatabaseURL, "postgresql://") {
+		errs = append(errs, errors.New("--database-url must be a postgres:// URL"))
+	}
+	if strings.TrimSpace(c.TOTPIssuer) == "" || strings.Contains(c.TOTPIssuer, ":") {
+		errs = append(errs, errors.New("--totp-issuer must be non-empty and contain no colon"))
 	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		errs = append(errs, fmt.Errorf("--log-format must be text or json"))

@@ -96,6 +96,13 @@ const (
 	maxOptions         = 100
 )
 
+// HoneypotField is the public form's trap for bots; CSRFField carries the
+// anti-forgery token. No question may use these names.
+const (
+	HoneypotField = "website"
+	CSRFField     = "csrf"
+)
+
 var idPattern = regexp.MustCompile(`^[a-z][a-z0-9_]{0,39}$`)
 
 // ParseForm reads and checks a form definition.
@@ -123,6 +130,9 @@ func (f *Form) check() error {
 		q := &f.Questions[i]
 		if !idPattern.MatchString(q.ID) {
 			return fmt.Errorf("question %d: id %q must be lower-case letters, digits and _", i+1, q.ID)
+		}
+		if q.ID == HoneypotField || q.ID == CSRFField {
+			return fmt.Errorf("question id %q is reserved", q.ID)
 		}
 		if seen[q.ID] {
 			return fmt.Errorf("question %q appears twice", q.ID)

@@ -30,6 +30,7 @@ func TestParseFormRejects(t *testing.T) {
 		{"bad urgency", "[[questions]]\nid=\"a\"\ntype=\"choice\"\nlabel={en=\"A\"}\n[[questions.options]]\nvalue=\"x\"\nurgency=7\nlabel={en=\"X\"}", "urgency"},
 		{"urgency on text", "urgency_question=\"a\"\n[[questions]]\nid=\"a\"\ntype=\"text\"\nlabel={en=\"A\"}", "urgency_question"},
 		{"syntax", "[[questions", "form"},
+		{"reserved", "[[questions]]\nid=\"website\"\ntype=\"text\"\nlabel={en=\"A\"}", "reserved"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := ParseForm([]byte(tc.src))

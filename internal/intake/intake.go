@@ -187,9 +187,6 @@ type Access struct {
 	dataKey   []byte
 }
 
-// Forget wipes the data key.
-func (a *Access) Forget() { keys.Wipe(a.dataKey) }
-
 // OpenReceipt turns a receipt into access to its request. Malformed
 // receipts fail fast (with receipt's errors) before the expensive KDF.
 func (s *Service) OpenReceipt(ctx context.Context, input string) (*Access, error) {

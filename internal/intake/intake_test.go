@@ -195,8 +195,13 @@ func TestStaffPermissions(t *testing.T) {
 	if _, _, err := f.svc.Inbox(ctx, logi, "", 1, 50); !errors.Is(err, intake.ErrForbidden) {
 		t.Errorf("logistics inbox: %v", err)
 	}
+	// Summaries shown in the inbox are reads, audited one by one.
+	entries, err := f.st.ListAudit(ctx, store.AuditFilter{ActorID: cw.ID})
+	if err != nil || entries[0].Action != "request.summary" || entries[0].Object != "request:"+sub.RequestID {
+		t.Errorf("inbox summary not audited: %+v %v", entries, err)
+	}
 	// Denied reads are audited.
-	entries, err := f.st.ListAudit(ctx, store.AuditFilter{ActorID: cw2.ID})
+	entries, err = f.st.ListAudit(ctx, store.AuditFilter{ActorID: cw2.ID})
 	if err != nil || len(entries) == 0 || entries[len(entries)-1].Action != "request.denied" {
 		t.Errorf("denied read not audited: %v %v", entries, err)
 	}

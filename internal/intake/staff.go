@@ -72,8 +72,25 @@ func (s *Service) Inbox(ctx context.Context, viewer *store.User, status string, 
 	for i, r := range reqs {
 		items[i] = InboxItem{Request: r, Summary: s.summary(r)}
 	}
-	if err := s.audit.Record(ctx, viewer.ID, "inbox.list", "inbox"); err != nil {
-		return nil, 0, err
+	// The inbox shows the start of each request: that is a read of each,
+	// and each is audited, in one transaction with the listing's entry.
+	err = s.st.Tx(ctx, func(tx store.Store) error {
+		log := audit.New(tx, s.now)
+		if err := log.Record(ctx, viewer.ID, "inbox.list", "inbox"); err != nil {
+			return err
+		}
+		for _, it := range items {
+			if it.Summary == "" {
+				continue
+			}
+			if err := log.Record(ctx, viewer.ID, "request.summary", "request:"+it.Request.ID); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, 0, fmt.Errorf("intake: audit: %w", err)
 	}
 	return items, total, nil
 }

@@ -117,6 +117,11 @@ const aeadVersion = 1
 // belongs, e.g. ("request", id, "answers").
 // Output: version byte ‖ nonce ‖ ciphertext+tag.
 func Encrypt(key, plaintext []byte, ad ...string) ([]byte, error) {
+	// A wiped key is all zeros: encrypting under it would store
+	// effectively plain data, so refuse.
+	if isZero(key) {
+		return nil, ErrSealed
+	}
 	aead, err := chacha20poly1305.NewX(key)
 	if err != nil {
 		return nil, fmt.Errorf("keys: %w", err)
@@ -219,4 +224,12 @@ func DerivePerson(normalisedReceipt string, installSalt []byte, p KDFParams) Per
 // narrows the window rather than closing it.
 func Wipe(b []byte) {
 	clear(b)
+}
+
+func isZero(b []byte) bool {
+	var acc byte
+	for _, x := range b {
+		acc |= x
+	}
+	return acc == 0
 }

@@ -90,6 +90,7 @@ type Vault struct {
 	intake   *age.X25519Identity
 	dataKeys map[string][]byte
 	lastUsed time.Time
+	onSeal   []func()
 }
 
 // Open loads the public parts of the key hierarchy. An uninitialised
@@ -260,11 +261,24 @@ func (v *Vault) setUnsealed(root []byte, id *age.X25519Identity) {
 	v.lastUsed = v.now()
 }
 
-// Seal drops the root key and everything derived from it from memory.
+// Seal drops the root key and everything derived from it from memory,
+// then runs the OnSeal hooks.
 func (v *Vault) Seal() {
 	v.mu.Lock()
-	defer v.mu.Unlock()
 	v.wipeLocked()
+	hooks := v.onSeal
+	v.mu.Unlock()
+	for _, f := range hooks {
+		f()
+	}
+}
+
+// OnSeal registers f to run after every seal (by hand or after
+// inactivity), so other holders of keys in memory can drop them too.
+func (v *Vault) OnSeal(f func()) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.onSeal = append(v.onSeal, f)
 }
 
 func (v *Vault) wipeLocked() {
@@ -296,11 +310,12 @@ func (v *Vault) Touch() {
 // whether it did.
 func (v *Vault) SealIfIdle(idle time.Duration) bool {
 	v.mu.Lock()
-	defer v.mu.Unlock()
 	if v.root == nil || idle <= 0 || v.now().Sub(v.lastUsed) < idle {
+		v.mu.Unlock()
 		return false
 	}
-	v.wipeLocked()
+	v.mu.Unlock()
+	v.Seal()
 	return true
 }
 
@@ -369,6 +384,13 @@ func (v *Vault) Person(normalisedReceipt string) (PersonKeys, error) {
 		return PersonKeys{}, ErrNotInitialised
 	}
 	return DerivePerson(normalisedReceipt, salt, p), nil
+}
+
+// ReceiptKDF returns the stored receipt KDF parameters.
+func (v *Vault) ReceiptKDF() KDFParams {
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	return v.receiptKDF
 }
 
 // OpenIntakeKey returns the data key of a record whose key was sealed to

@@ -179,8 +179,18 @@ func (s *Server) changePassphrase(w http.ResponseWriter, r *http.Request) error 
 	case next != f.Get("new2"):
 		return s.showUsers(w, r, http.StatusUnprocessableEntity, L.T("setup.passphrase_mismatch"), "")
 	}
-	err := s.cfg.Vault.ChangePassphrase(r.Context(), []byte(f.Get("old")), []byte(next), s.cfg.RootKDF)
+	// Each try costs a full root-key KDF and tests a guess of the unseal
+	// passphrase: throttle it like the unseal page, and audit failures.
+	if !s.unsealLimit.Allow() {
+		return errBusy
+	}
+	err := s.withKDF(r, func() error {
+		return s.cfg.Vault.ChangePassphrase(r.Context(), []byte(f.Get("old")), []byte(next), s.cfg.RootKDF)
+	})
 	if errors.Is(err, keys.ErrWrongPassphrase) {
+		if err := s.cfg.Audit.Record(r.Context(), sc.user.ID, "keys.passphrase_change_failed", "keys"); err != nil {
+			return err
+		}
 		return s.showUsers(w, r, http.StatusUnprocessableEntity, L.T("unseal.wrong"), "")
 	}
 	if err != nil {

@@ -78,11 +78,11 @@ func (p *personSessions) remove(token string) {
 	p.deleteLocked(sha256.Sum256([]byte(token)))
 }
 
+// deleteLocked drops a session. The data key is not wiped in place: a
+// request running concurrently may still hold it, and encrypting under a
+// zeroed key must never happen; the garbage collector reclaims it.
 func (p *personSessions) deleteLocked(k [32]byte) {
-	if ps, ok := p.items[k]; ok {
-		ps.access.Forget()
-		delete(p.items, k)
-	}
+	delete(p.items, k)
 }
 
 func (p *personSessions) sweepLocked() {

@@ -16,7 +16,7 @@ const cookiePerson = "corridor_p"
 
 // honeypotField is a form field people never see (hidden by the
 // stylesheet, labelled "leave empty"); bots fill it in.
-const honeypotField = "website"
+const honeypotField = intake.HoneypotField
 
 // publicLang validates {lang} and marks the request as public.
 func (s *Server) publicRequest(r *http.Request) (*http.Request, error) {
@@ -80,7 +80,7 @@ func (s *Server) requestSubmit(w http.ResponseWriter, r *http.Request) error {
 	p := s.newPage(r)
 	if r.PostForm.Get(honeypotField) != "" {
 		// Show a receipt that leads nowhere, so a bot learns nothing.
-		rc, err := receipt.Generate(receipt.Digits)
+		rc, err := receipt.Generate(s.cfg.ReceiptKind)
 		if err != nil {
 			return err
 		}
@@ -166,7 +166,9 @@ func (s *Server) returnSubmit(w http.ResponseWriter, r *http.Request) error {
 	token, _ := s.persons.add(access)
 	http.SetCookie(w, &http.Cookie{
 		Name: cookiePerson, Value: token, Path: "/", HttpOnly: true, Secure: s.cfg.SecureCookies,
-		SameSite: http.SameSiteStrictMode, MaxAge: int(s.cfg.PersonSessionIdle.Seconds()),
+		// No Max-Age: a session cookie dies with the browser; the server
+		// forgets the session after PersonSessionIdle anyway.
+		SameSite: http.SameSiteStrictMode,
 	})
 	return seeOther(w, r, "/"+p.L.Lang+"/conversation")
 }
@@ -246,16 +248,37 @@ func (s *Server) conversationMessage(w http.ResponseWriter, r *http.Request) err
 	return seeOther(w, r, "/"+p.L.Lang+"/conversation?sent=1")
 }
 
-// leave ends the person's session and asks the browser to forget the site.
-func (s *Server) leave(w http.ResponseWriter, r *http.Request) error {
-	r, err := s.publicRequest(r)
-	if err != nil {
-		return err
-	}
+// forget ends the person's session and asks the browser to forget the site.
+func (s *Server) forget(w http.ResponseWriter, r *http.Request) {
 	if c, err := r.Cookie(cookiePerson); err == nil {
 		s.persons.remove(c.Value)
 	}
 	http.SetCookie(w, &http.Cookie{Name: cookiePerson, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, Secure: s.cfg.SecureCookies, SameSite: http.SameSiteStrictMode})
 	w.Header().Set("Clear-Site-Data", `"cache", "cookies", "storage"`)
+}
+
+func (s *Server) leave(w http.ResponseWriter, r *http.Request) error {
+	r, err := s.publicRequest(r)
+	if err != nil {
+		return err
+	}
+	s.forget(w, r)
 	return seeOther(w, r, "/"+s.requestLang(r)+"/")
+}
+
+// quickExit is the red button: it ends any session and sends the browser
+// to a neutral site at once. It is a GET so that it works as a plain
+// link; a meta refresh (not a redirect) leaves, because the CSP's
+// form-action and the no-referrer policy must not stand in its way, and
+// "Back" lands here again rather than on the conversation.
+func (s *Server) quickExit(w http.ResponseWriter, r *http.Request) error {
+	r, err := s.publicRequest(r)
+	if err != nil {
+		return err
+	}
+	s.forget(w, r)
+	p := s.newPage(r)
+	p.Title = p.L.T("site.quick_exit")
+	s.render(w, r, http.StatusOK, "exit", p)
+	return nil
 }

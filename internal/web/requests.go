@@ -3,6 +3,7 @@ package web
 import (
 	"errors"
 	"net/http"
+	"sort"
 	"strconv"
 
 	"github.com/corridor-org/corridor/internal/intake"
@@ -109,6 +110,18 @@ func (s *Server) showRequest(w http.ResponseWriter, r *http.Request, status int,
 			av.Values = append(av.Values, q.OptionLabel(v, p.L.Lang))
 		}
 		answers = append(answers, av)
+	}
+	// Answers to questions since removed from the form are still shown,
+	// under their id: editing the form must not hide what a person said.
+	var gone []string
+	for id := range t.Answers {
+		if form.Question(id) == nil {
+			gone = append(gone, id)
+		}
+	}
+	sort.Strings(gone)
+	for _, id := range gone {
+		answers = append(answers, answerView{Label: id, Values: t.Answers[id]})
 	}
 	views, err := s.cfg.Staff.List(r.Context())
 	if err != nil {

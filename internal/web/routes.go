@@ -88,6 +88,7 @@ func (s *Server) publicRouteTable() []route {
 		{"GET", "/{lang}/conversation", permNone, s.conversation},
 		{"POST", "/{lang}/conversation", permNone, s.conversationMessage},
 		{"POST", "/{lang}/leave", permNone, s.leave},
+		{"GET", "/{lang}/exit", permNone, s.quickExit},
 	}
 }
 

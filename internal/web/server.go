@@ -17,6 +17,7 @@ import (
 	"github.com/corridor-org/corridor/internal/intake"
 	"github.com/corridor-org/corridor/internal/keys"
 	"github.com/corridor-org/corridor/internal/ratelimit"
+	"github.com/corridor-org/corridor/internal/receipt"
 	"github.com/corridor-org/corridor/internal/staff"
 	"github.com/corridor-org/corridor/internal/store"
 )
@@ -55,6 +56,15 @@ type Config struct {
 	ReceiptRate, ReceiptBurst float64
 	// Per request: messages a person may send.
 	MessageRate, MessageBurst float64
+
+	// ReceiptKind is the style of receipt the intake issues; the honeypot's
+	// decoy receipt must look the same.
+	ReceiptKind receipt.Kind
+
+	// KDFGate caps concurrent argon2id runs (log-in, unseal, passphrase
+	// change); share it with the intake so the process's peak memory stays
+	// bounded whatever arrives.
+	KDFGate *ratelimit.Gate
 }
 
 // Defaults fills unset fields with production defaults.
@@ -85,6 +95,9 @@ func (c *Config) Defaults() {
 	}
 	if c.ReceiptRate == 0 {
 		c.ReceiptRate, c.ReceiptBurst = 2, 20
+	}
+	if c.KDFGate == nil {
+		c.KDFGate = ratelimit.NewGate(2)
 	}
 	if c.MessageRate == 0 {
 		c.MessageRate, c.MessageBurst = 1.0/30, 10
@@ -122,6 +135,8 @@ func New(cfg Config) (*Server, error) {
 		unsealLimit:  ratelimit.NewLimiter(0.2, 5, cfg.Now),
 		loginLimit:   ratelimit.NewLimiter(5, 20, cfg.Now),
 	}
+	// Sealing is the panic button: people's unlocked sessions go too.
+	cfg.Vault.OnSeal(s.persons.clear)
 	if !cfg.Vault.Initialised() {
 		s.setup, err = newSetupState()
 		if err != nil {
@@ -162,3 +177,13 @@ func (s *Server) PublicHandler() http.Handler {
 }
 
 func (s *Server) receiptKDF() keys.KDFParams { return s.cfg.ReceiptKDF }
+
+// withKDF runs an argon2id-heavy step inside the KDF gate.
+func (s *Server) withKDF(r *http.Request, f func() error) error {
+	release, err := s.cfg.KDFGate.Enter(r.Context())
+	if err != nil {
+		return errBusy
+	}
+	defer release()
+	return f()
+}

@@ -178,7 +178,11 @@ func (s *Server) loginSubmit(w http.ResponseWriter, r *http.Request) error {
 	if c, err := r.Cookie(cookieDevice); err == nil {
 		in.DeviceToken = c.Value
 	}
-	res, err := s.cfg.Staff.Login(r.Context(), in)
+	var res *staff.LoginResult
+	err := s.withKDF(r, func() (err error) {
+		res, err = s.cfg.Staff.Login(r.Context(), in)
+		return err
+	})
 	var locked *staff.LockedError
 	switch {
 	case errors.As(err, &locked):
@@ -244,7 +248,9 @@ func (s *Server) unsealSubmit(w http.ResponseWriter, r *http.Request) error {
 	if !s.unsealLimit.Allow() {
 		return errBusy
 	}
-	err := s.cfg.Vault.Unseal(r.Context(), []byte(r.PostForm.Get("passphrase")))
+	err := s.withKDF(r, func() error {
+		return s.cfg.Vault.Unseal(r.Context(), []byte(r.PostForm.Get("passphrase")))
+	})
 	if errors.Is(err, keys.ErrWrongPassphrase) {
 		_ = s.cfg.Audit.Record(r.Context(), 0, "keys.unseal_failed", "keys")
 		p.Data = unsealView{Problem: p.L.T("unseal.wrong")}
@@ -262,10 +268,12 @@ func (s *Server) unsealSubmit(w http.ResponseWriter, r *http.Request) error {
 
 func (s *Server) sealNow(w http.ResponseWriter, r *http.Request) error {
 	sc := staffFrom(r)
-	if err := s.cfg.Audit.Record(r.Context(), sc.user.ID, "keys.seal", "keys"); err != nil {
-		return err
-	}
+	// The emergency button must work even when the disk does not: seal
+	// first, record after.
 	s.cfg.Vault.Seal()
+	if err := s.cfg.Audit.Record(r.Context(), sc.user.ID, "keys.seal", "keys"); err != nil {
+		s.cfg.Logger.Error("sealed, but the audit entry failed", "event", "seal")
+	}
 	return seeOther(w, r, "/unseal")
 }
 

@@ -164,6 +164,9 @@ func TestHotlineRoundTrip(t *testing.T) {
 			t.Errorf("person cookie lacks %s: %s", attr, setCookie)
 		}
 	}
+	if strings.Contains(setCookie, "Max-Age") || strings.Contains(setCookie, "Expires") {
+		t.Errorf("person cookie outlives the browser: %s", setCookie)
+	}
 	conv := person.get("/ru/conversation")
 	if !strings.Contains(conv.body, "Мы рядом. &lt;script&gt;x&lt;/script&gt;") {
 		t.Fatalf("conversation lacks the escaped reply: %s", conv.body)
@@ -181,6 +184,16 @@ func TestHotlineRoundTrip(t *testing.T) {
 	if !strings.Contains(view.body, "Спасибо") {
 		t.Error("staff does not see the follow-up")
 	}
+
+	// The quick exit ends the session too.
+	r = person.get("/ru/exit")
+	if r.header.Get("Clear-Site-Data") == "" || !strings.Contains(r.body, `http-equiv="refresh" content="0;url=https://www.wikipedia.org/"`) {
+		t.Errorf("quick exit = %d %v %s", r.status, r.header, r.body)
+	}
+	if r := person.get("/ru/conversation"); r.status != http.StatusSeeOther {
+		t.Errorf("conversation after quick exit = %d", r.status)
+	}
+	person.post("/ru/return", url.Values{"receipt": {sloppy}})
 
 	// Leaving forgets the session.
 	r = person.post("/ru/leave", nil)
@@ -271,6 +284,14 @@ func TestSealedServer(t *testing.T) {
 	}
 	if r := c.get("/requests"); !strings.Contains(r.body, "while sealed") {
 		t.Error("request submitted while sealed not readable after unseal")
+	}
+	// Sealing ends people's unlocked sessions.
+	if r := p.get("/en/conversation"); r.status != http.StatusOK {
+		t.Fatalf("conversation = %d", r.status)
+	}
+	h.vault.Seal()
+	if r := p.get("/en/conversation"); r.status != http.StatusSeeOther {
+		t.Errorf("person session survived sealing: %d", r.status)
 	}
 }
 
