@@ -1,0 +1,126 @@
+package store
+
+import (
+	"context"
+	"time"
+)
+
+// Case is an evacuation case. Its workflow state (stage, risk level,
+// verification, assignment, timestamps) is in clear, because dashboards,
+// alerts and the need-to-know checks must work on it; everything about the
+// people in it lives in sections encrypted under the case's data key, one
+// section per sensitivity class.
+type Case struct {
+	ID            string // random, opaque ("c…")
+	CreatedAt     time.Time
+	UpdatedAt     time.Time // maintained by the store on every change to the case, its sections or events
+	Stage         string    // a stage id of the workflow
+	StageSince    time.Time // when the current stage was entered
+	CloseReason   string    // set when the stage is a closed one
+	Risk          int       // 0 not assessed, 1 low, 2 medium, 3 high, 4 immediate danger
+	Verified      bool      // verification recorded: plans and addresses may now be shown
+	Flagged       bool      // suspected infiltrator
+	AssigneeID    int64     // 0 = unassigned
+	RequestID     string    // the hotline request it was opened from; "" if opened by hand
+	WrappedKey    []byte    // data key wrapped by the root wrapping key; nil once erased
+	ErasedAt      time.Time // zero unless crypto-shredded
+	LastContactAt time.Time // last message from or to the people in the case
+}
+
+// CaseSection is one encrypted section of a case: all its fields of one
+// sensitivity class, as one ciphertext.
+type CaseSection struct {
+	CaseID    string
+	Class     string // identity, location, testimony, logistics, medical, finance
+	Data      []byte // ciphertext
+	UpdatedAt time.Time
+}
+
+// CaseEvent is one entry of a case's timeline. What happened (kind, when,
+// who, the stage entered) is clear; any free text is in Body, encrypted
+// under the case key and tagged with its sensitivity class.
+type CaseEvent struct {
+	ID      string // random, opaque
+	CaseID  string
+	At      time.Time
+	ActorID int64  // staff user; 0 for the system
+	Kind    string // opened, stage, note, risk, verify, flag, assign, share, unshare, break_glass, erase, …
+	Stage   string // for kind "stage": the stage entered
+	Class   string // sensitivity class of Body; "" when Body is nil
+	Body    []byte // ciphertext, or nil
+}
+
+// StagePeriod is one stay of a case in a stage; Left is zero while it
+// is the current one.
+type StagePeriod struct {
+	CaseID  string
+	Stage   string
+	Entered time.Time
+	Left    time.Time
+}
+
+// CaseFilter selects cases. The order is fixed: open cases before
+// closed, then risk (highest first), then longest in the current stage.
+type CaseFilter struct {
+	Stage         string // "" = any
+	AssigneeID    int64  // > 0: only cases assigned to this user
+	VisibleTo     int64  // > 0: only cases assigned to or shared with this user
+	IncludeErased bool   // erased cases are left out unless asked for
+	Limit         int    // <= 0 means 50
+	Offset        int
+}
+
+// Cases stores evacuation cases.
+type Cases interface {
+	// CreateCase inserts c and its first stage period (c.Stage entered at
+	// c.StageSince). ErrConflict if the id exists.
+	CreateCase(ctx context.Context, c *Case) error
+	GetCase(ctx context.Context, id string) (*Case, error)
+	// UpdateCase writes every mutable field (all but ID, CreatedAt,
+	// RequestID). Stage changes go through EnterStage, not here: UpdateCase
+	// leaves Stage and StageSince as stored.
+	UpdateCase(ctx context.Context, c *Case) error
+	// ListCases returns one page and the total number of matching cases.
+	ListCases(ctx context.Context, f CaseFilter) ([]*Case, int, error)
+	// CaseForRequest finds the case opened from a request; ErrNotFound if none.
+	CaseForRequest(ctx context.Context, requestID string) (*Case, error)
+
+	// PutSection inserts or replaces the section of c.Class.
+	PutSection(ctx context.Context, s *CaseSection) error
+	// Sections returns a case's sections, ordered by class.
+	Sections(ctx context.Context, caseID string) ([]*CaseSection, error)
+
+	AddCaseEvent(ctx context.Context, e *CaseEvent) error
+	// CaseEvents returns a case's timeline, oldest first.
+	CaseEvents(ctx context.Context, caseID string) ([]*CaseEvent, error)
+
+	// EnterStage moves a case to stage at the given time: it ends the
+	// current stage period, opens a new one, and sets Stage, StageSince and
+	// CloseReason (closeReason may be "").
+	EnterStage(ctx context.Context, caseID, stage, closeReason string, at time.Time) error
+	// StagePeriods returns a case's stays in stages, oldest first.
+	StagePeriods(ctx context.Context, caseID string) ([]*StagePeriod, error)
+	// PeriodsSince returns every stage period, of every case, that was
+	// still open at or began after since (for dashboards).
+	PeriodsSince(ctx context.Context, since time.Time) ([]*StagePeriod, error)
+	// CountByStage counts cases that are not erased, per stage.
+	CountByStage(ctx context.Context) (map[string]int, error)
+
+	// ShareCase lets a user see a case besides its assignee (idempotent).
+	ShareCase(ctx context.Context, caseID string, userID int64) error
+	// UnshareCase removes a share; ErrNotFound if there was none.
+	UnshareCase(ctx context.Context, caseID string, userID int64) error
+	// CaseShares lists the users a case is shared with, ascending.
+	CaseShares(ctx context.Context, caseID string) ([]int64, error)
+	// GrantAccess records a break-glass grant until the given time
+	// (replacing any earlier grant of the same user to the same case).
+	GrantAccess(ctx context.Context, caseID string, userID int64, until time.Time) error
+	// AccessUntil returns until when a user holds a break-glass grant;
+	// ErrNotFound if never.
+	AccessUntil(ctx context.Context, caseID string, userID int64) (time.Time, error)
+
+	// EraseCase crypto-shreds a case: it deletes the wrapped data key, every
+	// section and every event body (the events themselves, with kind, time
+	// and actor, stay), and sets ErasedAt. ErrNotFound if no such case.
+	EraseCase(ctx context.Context, caseID string, at time.Time) error
+}
