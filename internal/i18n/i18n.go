@@ -146,6 +146,15 @@ func (p *Printer) T(key string, args ...any) string {
 	return s
 }
 
+// TOr returns the text for key, or fallback when the catalogue has no
+// such key (a field name an organisation added itself).
+func (p *Printer) TOr(key, fallback string) string {
+	if s, ok := p.c.msgs[p.Lang][key]; ok {
+		return s
+	}
+	return fallback
+}
+
 // Dir is the writing direction of the language, for <html dir>.
 func (p *Printer) Dir() string {
 	if d := p.c.msgs[p.Lang]["meta.dir"]; d == "rtl" {

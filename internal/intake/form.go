@@ -64,7 +64,15 @@ type Question struct {
 	MaxLength int       `toml:"max_length"` // runes; defaults by type
 	Min       *float64  `toml:"min"`
 	Max       *float64  `toml:"max"`
+	// Class is the sensitivity class an answer takes when the request
+	// becomes a case (identity, location, testimony, logistics, medical,
+	// finance); testimony when unset.
+	Class string `toml:"class"`
 }
+
+// sensitivityClasses are the classes of internal/cases; kept here too so a
+// form file is checked when it is loaded, not when a case is opened.
+var sensitivityClasses = []string{"identity", "location", "testimony", "logistics", "medical", "finance"}
 
 // Form is the request form. It lives in a configuration file so a group
 // can change its questions without touching code.
@@ -165,6 +173,12 @@ func (f *Form) check() error {
 			}
 		default:
 			return fmt.Errorf("question %q: unknown type %q", q.ID, q.Type)
+		}
+		if q.Class == "" {
+			q.Class = "testimony"
+		}
+		if !slices.Contains(sensitivityClasses, q.Class) {
+			return fmt.Errorf("question %q: class %q is not one of %v", q.ID, q.Class, sensitivityClasses)
 		}
 		if q.MaxLength == 0 {
 			q.MaxLength = DefaultTextMax
