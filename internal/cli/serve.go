@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/corridor-org/corridor/internal/cases"
 	"github.com/corridor-org/corridor/internal/config"
 	"github.com/corridor-org/corridor/internal/control"
 	"github.com/corridor-org/corridor/internal/i18n"
@@ -98,8 +99,9 @@ func serve(ctx context.Context, env *Env, args []string) error {
 	// the process's peak memory whatever arrives.
 	kdfGate := ratelimit.NewGate(2)
 	in := intake.New(a.st, a.vault, a.audit, intake.Config{Form: form, ReceiptKind: kind, KDFGate: kdfGate})
+	cs := cases.New(a.st, a.vault, a.audit, cases.DefaultWorkflow(), cases.DefaultPolicy(), time.Now)
 	srv, err := web.New(web.Config{
-		Store: a.st, Vault: a.vault, Staff: a.staff, Intake: in, Audit: a.audit, Catalogue: cat, Logger: logger,
+		Store: a.st, Vault: a.vault, Staff: a.staff, Intake: in, Cases: cs, Audit: a.audit, Catalogue: cat, Logger: logger,
 		SecureCookies: cfg.SecureCookies, OnionLocation: cfg.OnionLocation, QuickExitURL: cfg.QuickExitURL,
 		PersonSessionIdle: cfg.PersonIdle, KDFGate: kdfGate, ReceiptKind: kind,
 	})

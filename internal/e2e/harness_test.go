@@ -388,3 +388,11 @@ func (a *account) login(t testing.TB, staffURL, newPassword string) *httpClient 
 	}
 	return h
 }
+
+var nonceInput = regexp.MustCompile(`name="nonce" value="([^"]+)"`)
+
+// nonce returns the page's one-time form token.
+func (p *webPage) nonce(t testing.TB) string {
+	t.Helper()
+	return p.find(t, nonceInput, "one-time form token")
+}

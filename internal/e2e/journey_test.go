@@ -198,8 +198,10 @@ func testNoJavaScriptJourney(t *testing.T, b *browser, srv *server, staff *tab) 
 	if st := person.submit(`form[action="/en/return"] button[type=submit]`); st != http.StatusOK {
 		t.Fatalf("enter receipt: status %d: %s", st, person.text("main"))
 	}
-	if loc := person.location(); !strings.HasSuffix(loc, "/en/conversation") {
-		t.Fatalf("the receipt led to %s, want /en/conversation: %s", loc, person.text("main"))
+	// The conversation is the answer to the receipt's POST (so that Back
+	// can never bring it back from the browser's cache).
+	if loc := person.location(); !strings.HasSuffix(loc, "/en/return") {
+		t.Fatalf("the receipt led to %s, want the POST result at /en/return: %s", loc, person.text("main"))
 	}
 	msgs := person.texts("div.msg")
 	if !slices.ContainsFunc(msgs, func(s string) bool { return strings.Contains(s, reply) }) {
@@ -208,8 +210,8 @@ func testNoJavaScriptJourney(t *testing.T, b *browser, srv *server, staff *tab) 
 	// Now, and only now, a session cookie: HttpOnly, SameSite=Strict, for
 	// the public site.
 	cs := person.cookies()
-	if len(cs) != 1 || cs[0].Name != "corridor_p" || !cs[0].HTTPOnly || cs[0].SameSite != "Strict" {
-		t.Errorf("after the receipt the person holds %d cookies (want one HttpOnly, SameSite=Strict corridor_p): %+v", len(cs), cs)
+	if len(cs) != 1 || cs[0].Name != "s" || !cs[0].HTTPOnly || cs[0].SameSite != "Strict" || !cs[0].Session {
+		t.Errorf("after the receipt the person holds %d cookies (want one HttpOnly, SameSite=Strict session cookie \"s\"): %+v", len(cs), cs)
 	}
 
 	// A follow-up, again as a plain form POST.
@@ -221,6 +223,7 @@ func testNoJavaScriptJourney(t *testing.T, b *browser, srv *server, staff *tab) 
 		t.Error("no notice that the follow-up was sent")
 	}
 	person.screenshot("6-conversation")
+	assertBackShowsNothing(t, person, reply, followUp)
 	if st := staff.open(srv.StaffURL + href); st != http.StatusOK {
 		t.Fatalf("reopen %s: status %d", href, st)
 	}
@@ -246,7 +249,9 @@ func inboxLink(t testing.TB, staff *tab, summary string) string {
 // submitRequest files a request over plain HTTP and returns its receipt.
 func submitRequest(t testing.TB, publicURL string, answers url.Values) string {
 	t.Helper()
-	p := newHTTPClient(t, publicURL).post("/en/request", answers).mustStatus(t, http.StatusOK, "submit request")
+	c := newHTTPClient(t, publicURL)
+	answers.Set("nonce", c.get("/en/request").mustStatus(t, http.StatusOK, "request form").nonce(t))
+	p := c.post("/en/request", answers).mustStatus(t, http.StatusOK, "submit request")
 	return strings.TrimSpace(p.find(t, receiptRe, "receipt"))
 }
 
@@ -303,7 +308,7 @@ func testMarkupShownAsText(t *testing.T, b *browser, srv *server, staff *tab) {
 	// The same markup as a follow-up message.
 	person := newHTTPClient(t, srv.PublicURL)
 	conv := person.post("/en/return", url.Values{"receipt": {receipt}}).mustStatus(t, http.StatusOK, "return")
-	person.post("/en/conversation", url.Values{"csrf": {conv.csrf(t)}, "body": {"XSS-MSG " + markup}}).
+	person.post("/en/conversation", url.Values{"csrf": {conv.csrf(t)}, "nonce": {conv.nonce(t)}, "body": {"XSS-MSG " + markup}}).
 		mustStatus(t, http.StatusOK, "follow-up")
 
 	assertJavaScript(t, staff, true) // so a script that got through would run
@@ -455,4 +460,31 @@ func testCSRFRefused(t *testing.T, srv *server, staff *tab) {
 			t.Fatal("a reply with a valid token was not stored")
 		}
 	})
+}
+
+// assertBackShowsNothing presses the quick exit, then Back a few times, as
+// someone who takes the phone would: nothing of the conversation may come
+// back, neither from the server (the session is gone) nor from the
+// browser's cache (the conversation was a POST result).
+func assertBackShowsNothing(t *testing.T, person *tab, secrets ...string) {
+	t.Helper()
+	person.do("quick exit", chromedp.Click(chromedp.CSS("a.exit")))
+	for i := range 3 {
+		// Going back to a POST result makes the browser abort the load
+		// (it would have to send the form again): that is the point, so a
+		// load error here is fine; what counts is what the page shows.
+		person.call(func(ctx context.Context) error {
+			_ = chromedp.Do(ctx, chromedp.NavigateBack())
+			return nil
+		}, "back")
+		body := run(person, "page text", chromedp.Evaluate[string](`document.body ? document.body.innerText : ""`))
+		for _, s := range secrets {
+			if strings.Contains(body, s) {
+				t.Fatalf("after quick exit, Back #%d shows the conversation (%q) at %s", i+1, s, person.location())
+			}
+		}
+	}
+	if cs := person.cookies(); len(cs) != 0 {
+		t.Errorf("cookies after quick exit: %+v", cs)
+	}
 }

@@ -104,9 +104,11 @@ func TestSeizedDiskAndLogsHoldNoPlaintext(t *testing.T) {
 		"languages": {"ru", "ce"}, "website": {""},
 	}
 	// First without the urgency: the form comes back with what was typed.
+	answers.Set("nonce", person.get("/en/request").mustStatus(t, http.StatusOK, "request form").nonce(t))
 	rp := person.post("/en/request", answers).mustStatus(t, http.StatusUnprocessableEntity, "submit without urgency")
 	assertAnonymousPage(t, rp)
 	answers.Set("urgency", "immediate")
+	answers.Set("nonce", rp.nonce(t))
 	rp = person.post("/en/request", answers).mustStatus(t, http.StatusOK, "submit request")
 	assertAnonymousPage(t, rp)
 	shownReceipt := strings.TrimSpace(rp.find(t, receiptRe, "receipt"))
@@ -173,7 +175,7 @@ func TestSeizedDiskAndLogsHoldNoPlaintext(t *testing.T) {
 	if cc := conv.Header.Get("Cache-Control"); !strings.Contains(cc, "no-store") {
 		t.Errorf("conversation page: Cache-Control %q, want no-store", cc)
 	}
-	conv = person.post("/en/conversation", url.Values{"csrf": {conv.csrf(t)}, "body": {followUp}}).
+	conv = person.post("/en/conversation", url.Values{"csrf": {conv.csrf(t)}, "nonce": {conv.nonce(t)}, "body": {followUp}}).
 		mustStatus(t, http.StatusOK, "follow-up")
 	if !strings.Contains(conv.Body, followUp) {
 		t.Fatal("the follow-up is not shown after sending")

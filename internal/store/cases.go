@@ -13,7 +13,7 @@ import (
 type Case struct {
 	ID            string // random, opaque ("c…")
 	CreatedAt     time.Time
-	UpdatedAt     time.Time // maintained by the store on every change to the case, its sections or events
+	UpdatedAt     time.Time // maintained by the store on every change to the case, its sections or events; never moves backwards
 	Stage         string    // a stage id of the workflow
 	StageSince    time.Time // when the current stage was entered
 	CloseReason   string    // set when the stage is a closed one
@@ -59,68 +59,104 @@ type StagePeriod struct {
 	Left    time.Time
 }
 
-// CaseFilter selects cases. The order is fixed: open cases before
-// closed, then risk (highest first), then longest in the current stage.
+// CaseFilter selects cases. The order is fixed: open cases (CloseReason
+// "") before closed, then risk (highest first), then longest in the
+// current stage (StageSince, earliest first), then ID.
 type CaseFilter struct {
 	Stage         string // "" = any
 	AssigneeID    int64  // > 0: only cases assigned to this user
-	VisibleTo     int64  // > 0: only cases assigned to or shared with this user
+	VisibleTo     int64  // > 0: only cases assigned to or shared with this user (break-glass grants do not count)
 	IncludeErased bool   // erased cases are left out unless asked for
 	Limit         int    // <= 0 means 50
 	Offset        int
 }
 
 // Cases stores evacuation cases.
+//
+// Methods that take a case id report ErrNotFound when there is no such
+// case, reads included; a failed write changes nothing, and inside Tx
+// leaves the transaction usable. Times are stored as for Requests (UTC,
+// whole microseconds), and methods that take a *Case, *CaseSection or
+// *CaseEvent set its times to the values as stored.
 type Cases interface {
 	// CreateCase inserts c and its first stage period (c.Stage entered at
-	// c.StageSince). ErrConflict if the id exists.
+	// c.StageSince; a zero StageSince is taken as CreatedAt). c.UpdatedAt
+	// is set to c.CreatedAt. ErrConflict if the id exists, or if a case was
+	// already opened from c.RequestID (one case per request; any number of
+	// cases opened by hand, with RequestID "").
 	CreateCase(ctx context.Context, c *Case) error
 	GetCase(ctx context.Context, id string) (*Case, error)
-	// UpdateCase writes every mutable field (all but ID, CreatedAt,
-	// RequestID). Stage changes go through EnterStage, not here: UpdateCase
-	// leaves Stage and StageSince as stored.
+	// UpdateCase writes the fields that change outside the workflow —
+	// Risk, Verified, Flagged, AssigneeID, LastContactAt — and moves
+	// UpdatedAt to c.UpdatedAt (the time of this change) unless it already
+	// is later; then it sets *c to the case as stored. Everything else is
+	// left as stored: Stage, StageSince and CloseReason change only through
+	// EnterStage, WrappedKey and ErasedAt only through EraseCase, so that a
+	// stale copy of c can neither undo a stage change nor bring back an
+	// erased key.
 	UpdateCase(ctx context.Context, c *Case) error
 	// ListCases returns one page and the total number of matching cases.
 	ListCases(ctx context.Context, f CaseFilter) ([]*Case, int, error)
-	// CaseForRequest finds the case opened from a request; ErrNotFound if none.
+	// CaseForRequest finds the case opened from a request, erased or not;
+	// ErrNotFound if none, and always for requestID "".
 	CaseForRequest(ctx context.Context, requestID string) (*Case, error)
 
-	// PutSection inserts or replaces the section of c.Class.
+	// PutSection inserts or replaces the section of s.Class and moves the
+	// case's UpdatedAt to s.UpdatedAt unless it already is later.
+	// ErrNotFound also if the case is erased: it takes no new ciphertext.
 	PutSection(ctx context.Context, s *CaseSection) error
-	// Sections returns a case's sections, ordered by class.
+	// Sections returns a case's sections, ordered by class (byte order).
 	Sections(ctx context.Context, caseID string) ([]*CaseSection, error)
 
+	// AddCaseEvent appends e to the case's timeline and moves the case's
+	// UpdatedAt to e.At unless it already is later. ErrConflict if the
+	// event id exists (in any case). ErrNotFound also if the case is erased
+	// and e has a Body; bodiless events may still be added.
 	AddCaseEvent(ctx context.Context, e *CaseEvent) error
-	// CaseEvents returns a case's timeline, oldest first.
+	// CaseEvents returns a case's timeline, oldest first; events with the
+	// same At in the order they were added.
 	CaseEvents(ctx context.Context, caseID string) ([]*CaseEvent, error)
 
-	// EnterStage moves a case to stage at the given time: it ends the
-	// current stage period, opens a new one, and sets Stage, StageSince and
-	// CloseReason (closeReason may be "").
+	// EnterStage moves a case to stage at the given time, atomically: it
+	// ends the current stage period, opens a new one (also when stage is
+	// the current stage), and sets Stage, StageSince and CloseReason
+	// (closeReason may be "", which reopens a closed case). UpdatedAt moves
+	// to at unless it already is later. An at before the current
+	// StageSince (clocks of two servers disagreeing) is taken as
+	// StageSince, so that periods never overlap nor run backwards.
 	EnterStage(ctx context.Context, caseID, stage, closeReason string, at time.Time) error
 	// StagePeriods returns a case's stays in stages, oldest first.
 	StagePeriods(ctx context.Context, caseID string) ([]*StagePeriod, error)
-	// PeriodsSince returns every stage period, of every case, that was
-	// still open at or began after since (for dashboards).
+	// PeriodsSince returns every stage period, of every case (erased ones
+	// included: periods hold no ciphertext), that was still open at since
+	// (Left zero or after since) or began at or after since, for
+	// dashboards; ordered by Entered, then case id, then the order they
+	// began in. Every case's current period is among them.
 	PeriodsSince(ctx context.Context, since time.Time) ([]*StagePeriod, error)
-	// CountByStage counts cases that are not erased, per stage.
+	// CountByStage counts cases that are not erased, per stage; stages
+	// without cases are absent.
 	CountByStage(ctx context.Context) (map[string]int, error)
 
 	// ShareCase lets a user see a case besides its assignee (idempotent).
+	// Shares and grants do not move the case's UpdatedAt.
 	ShareCase(ctx context.Context, caseID string, userID int64) error
 	// UnshareCase removes a share; ErrNotFound if there was none.
 	UnshareCase(ctx context.Context, caseID string, userID int64) error
 	// CaseShares lists the users a case is shared with, ascending.
 	CaseShares(ctx context.Context, caseID string) ([]int64, error)
 	// GrantAccess records a break-glass grant until the given time
-	// (replacing any earlier grant of the same user to the same case).
+	// (replacing any earlier grant of the same user to the same case, even
+	// one that ends later).
 	GrantAccess(ctx context.Context, caseID string, userID int64, until time.Time) error
-	// AccessUntil returns until when a user holds a break-glass grant;
-	// ErrNotFound if never.
+	// AccessUntil returns until when a user holds a break-glass grant,
+	// whether that is past or not; ErrNotFound if never.
 	AccessUntil(ctx context.Context, caseID string, userID int64) (time.Time, error)
 
-	// EraseCase crypto-shreds a case: it deletes the wrapped data key, every
-	// section and every event body (the events themselves, with kind, time
-	// and actor, stay), and sets ErasedAt. ErrNotFound if no such case.
+	// EraseCase crypto-shreds a case, atomically: it deletes the wrapped
+	// data key, every section and every event body and class (the events
+	// themselves, with kind, time, actor and stage, stay, as do the stage
+	// periods, shares and grants), and sets ErasedAt; UpdatedAt moves to at
+	// unless it already is later. Erasing again keeps the first ErasedAt.
+	// ErrNotFound if no such case.
 	EraseCase(ctx context.Context, caseID string, at time.Time) error
 }

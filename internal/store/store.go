@@ -207,6 +207,7 @@ type Meta interface {
 // Store is everything together, plus transactions.
 type Store interface {
 	Requests
+	Cases
 	Users
 	Sessions
 	Audit

@@ -12,7 +12,7 @@ import (
 func FuzzPublicForms(f *testing.F) {
 	h := newHarness(f, true)
 	handler := h.srv.PublicHandler()
-	paths := []string{"/en/request", "/ru/request", "/en/return", "/ru/conversation", "/en/leave"}
+	paths := []string{"/en/request", "/ru/request", "/en/return", "/ru/conversation", "/en/leave", "/en/conversation/show"}
 	f.Add(uint8(0), "application/x-www-form-urlencoded", "what_happened=x&urgency=days")
 	f.Add(uint8(0), "application/x-www-form-urlencoded", "what_happened=%ff%00&urgency=days&urgency=weeks&languages=ru&languages=ru")
 	f.Add(uint8(1), "multipart/form-data; boundary=x", "--x\r\nContent-Disposition: form-data; name=\"what_happened\"\r\n\r\nhi\r\n--x--\r\n")

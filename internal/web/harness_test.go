@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/corridor-org/corridor/internal/audit"
+	"github.com/corridor-org/corridor/internal/cases"
 	"github.com/corridor-org/corridor/internal/i18n"
 	"github.com/corridor-org/corridor/internal/intake"
 	"github.com/corridor-org/corridor/internal/keys"
@@ -35,6 +36,7 @@ type harness struct {
 	vault     *keys.Vault
 	staff     *staff.Service
 	intake    *intake.Service
+	cases     *cases.Service
 	srv       *Server
 	staffURL  string
 	publicURL string
@@ -73,7 +75,8 @@ func newHarnessKDF(t testing.TB, initialise bool, receiptKDF keys.KDFParams) *ha
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := New(Config{Store: st, Vault: v, Staff: sv, Intake: in, Audit: a, Catalogue: cat,
+	cs := cases.New(st, v, a, cases.DefaultWorkflow(), cases.DefaultPolicy(), time.Now)
+	srv, err := New(Config{Store: st, Vault: v, Staff: sv, Intake: in, Cases: cs, Audit: a, Catalogue: cat,
 		RootKDF: keys.TestKDF, ReceiptKDF: keys.TestKDF, SubmitBurst: 1000, ReceiptBurst: 1000, SubmitRate: 1000, ReceiptRate: 1000})
 	if err != nil {
 		t.Fatal(err)
@@ -81,7 +84,7 @@ func newHarnessKDF(t testing.TB, initialise bool, receiptKDF keys.KDFParams) *ha
 	ss := httptest.NewServer(srv.StaffHandler())
 	ps := httptest.NewServer(srv.PublicHandler())
 	t.Cleanup(func() { ss.Close(); ps.Close(); srv.Close() })
-	h := &harness{t: t, st: st, vault: v, staff: sv, intake: in, srv: srv, staffURL: ss.URL, publicURL: ps.URL}
+	h := &harness{t: t, st: st, vault: v, staff: sv, intake: in, cases: cs, srv: srv, staffURL: ss.URL, publicURL: ps.URL}
 	if initialise {
 		h.admin = h.addUser(store.RoleAdmin)
 	}
@@ -192,4 +195,34 @@ func (h *harness) submit(what string) (receipt, id string) {
 		h.t.Fatal(err)
 	}
 	return sub.Receipt, sub.RequestID
+}
+
+var nonceRE = regexp.MustCompile(`name="nonce" value="([^"]+)"`)
+
+// fill opens a public form page and posts it with its one-time token.
+func (c *client) fill(formPath, postPath string, form url.Values) resp {
+	c.t.Helper()
+	page := c.get(formPath)
+	m := nonceRE.FindStringSubmatch(page.body)
+	if m == nil {
+		c.t.Fatalf("%s has no nonce", formPath)
+	}
+	form.Set("nonce", m[1])
+	return c.post(postPath, form)
+}
+
+// openCase opens a case directly in the store layer's terms (through the
+// domain, as the system) and shares it with a user; requestID may be "".
+func (h *harness) openCase(requestID string, shareWith int64) string {
+	h.t.Helper()
+	ctx := context.Background()
+	c, err := h.cases.Open(ctx, h.admin.user, cases.OpenInput{RequestID: requestID,
+		Sections: map[string]map[string]string{cases.ClassIdentity: {"name": "Test Person"}}})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	if err := h.cases.Share(ctx, h.admin.user, c.ID, shareWith); err != nil {
+		h.t.Fatal(err)
+	}
+	return c.ID
 }

@@ -15,43 +15,72 @@ import (
 // allowed lists, for every staff route, the roles that may use it. It is
 // written out by hand, apart from the route table, so that a change to
 // either shows up here; a route missing from this list fails the test.
-// "own" marks routes on a request where a caseworker is allowed only if
-// the request is assigned to them.
-var allowed = map[string]struct {
+// For routes on one object (a request, a case), roles is who may act on
+// their own (a request assigned to them, a case assigned or shared to
+// them), other who may act on someone else's.
+type expect struct {
 	roles []string
-	own   bool
-}{
-	"GET /{$}":                              {store.Roles(), false},
-	"GET /setup":                            {nil, false},
-	"POST /setup":                           {nil, false},
-	"GET /unseal":                           {nil, false},
-	"POST /unseal":                          {nil, false},
-	"GET /login":                            {nil, false},
-	"POST /login":                           {nil, false},
-	"POST /logout":                          {store.Roles(), false},
-	"POST /logout-everywhere":               {store.Roles(), false},
-	"GET /account":                          {store.Roles(), false},
-	"POST /account/password":                {store.Roles(), false},
-	"POST /seal":                            {[]string{"admin", "coordinator"}, false},
-	"GET /requests":                         {[]string{"admin", "coordinator", "operator", "caseworker"}, false},
-	"GET /requests/{id}":                    {[]string{"admin", "coordinator", "operator", "caseworker"}, true},
-	"POST /requests/{id}/reply":             {[]string{"admin", "coordinator", "operator", "caseworker"}, true},
-	"POST /requests/{id}/status":            {[]string{"admin", "coordinator", "operator", "caseworker"}, true},
-	"POST /requests/{id}/assign":            {[]string{"admin", "coordinator", "operator"}, false},
-	"GET /admin/users":                      {[]string{"admin"}, false},
-	"POST /admin/users":                     {[]string{"admin"}, false},
-	"POST /admin/users/{id}/disable":        {[]string{"admin"}, false},
-	"POST /admin/users/{id}/enable":         {[]string{"admin"}, false},
-	"POST /admin/users/{id}/reset-password": {[]string{"admin"}, false},
-	"POST /admin/users/{id}/reset-totp":     {[]string{"admin"}, false},
-	"POST /admin/users/{id}/role":           {[]string{"admin"}, false},
-	"POST /admin/passphrase":                {[]string{"admin"}, false},
-	"GET /admin/audit":                      {[]string{"admin", "coordinator"}, false},
+	other []string
+}
+
+var (
+	all      = store.Roles()
+	managers = []string{"admin", "coordinator"}
+	triage   = []string{"admin", "coordinator", "operator"}
+	openers  = []string{"admin", "coordinator", "operator", "caseworker"}
+)
+
+var allowed = map[string]expect{
+	"GET /{$}":                              {all, nil},
+	"GET /setup":                            {nil, nil},
+	"POST /setup":                           {nil, nil},
+	"GET /unseal":                           {nil, nil},
+	"POST /unseal":                          {nil, nil},
+	"GET /login":                            {nil, nil},
+	"POST /login":                           {nil, nil},
+	"POST /logout":                          {all, nil},
+	"POST /logout-everywhere":               {all, nil},
+	"GET /account":                          {all, nil},
+	"POST /account/password":                {all, nil},
+	"POST /seal":                            {managers, nil},
+	"GET /requests":                         {openers, nil},
+	"GET /requests/{id}":                    {openers, triage},
+	"POST /requests/{id}/reply":             {openers, triage},
+	"POST /requests/{id}/status":            {openers, triage},
+	"POST /requests/{id}/assign":            {triage, triage},
+	"POST /requests/{id}/case":              {openers, triage},
+	"GET /admin/users":                      {[]string{"admin"}, nil},
+	"POST /admin/users":                     {[]string{"admin"}, nil},
+	"POST /admin/users/{id}/disable":        {[]string{"admin"}, nil},
+	"POST /admin/users/{id}/enable":         {[]string{"admin"}, nil},
+	"POST /admin/users/{id}/reset-password": {[]string{"admin"}, nil},
+	"POST /admin/users/{id}/reset-totp":     {[]string{"admin"}, nil},
+	"POST /admin/users/{id}/role":           {[]string{"admin"}, nil},
+	"POST /admin/passphrase":                {[]string{"admin"}, nil},
+	"GET /admin/audit":                      {managers, nil},
+	"GET /cases":                            {all, nil},
+	"POST /cases":                           {openers, nil},
+	"GET /cases/{id}":                       {all, nil},
+	"POST /cases/{id}/move":                 {[]string{"admin", "coordinator", "operator", "caseworker", "logistics"}, nil},
+	"POST /cases/{id}/risk":                 {openers, nil},
+	"POST /cases/{id}/verify":               {[]string{"admin", "coordinator", "caseworker"}, nil},
+	"POST /cases/{id}/flag":                 {all, nil},
+	"POST /cases/{id}/section/{class}":      {all, nil},
+	"POST /cases/{id}/note":                 {all, nil},
+	"POST /cases/{id}/reply":                {openers, nil},
+	"POST /cases/{id}/assign":               {managers, managers},
+	"POST /cases/{id}/share":                {managers, managers},
+	"POST /cases/{id}/unshare":              {managers, managers},
+	"POST /cases/{id}/break-glass":          {managers, managers},
+	// Erasing needs access to the contents: on someone else's case the
+	// managers have it because they broke the glass earlier in the run.
+	"POST /cases/{id}/erase": {managers, managers},
+	"GET /dashboard":         {managers, nil},
 }
 
 // runLast are routes that end the session or seal the server; each role
 // tries them after everything else.
-var runLast = []string{"POST /seal", "POST /logout", "POST /logout-everywhere"}
+var runLast = []string{"POST /cases/{id}/erase", "POST /seal", "POST /logout", "POST /logout-everywhere"}
 
 // TestEveryRoleAgainstEveryRoute is generated from the route table: each
 // role, on a request assigned to them and on one assigned to someone
@@ -82,6 +111,10 @@ func TestEveryRoleAgainstEveryRoute(t *testing.T) {
 			if err := h.st.SetAssignee(ctx, otherID, otherCW.user.ID, me.user.CreatedAt); err != nil {
 				t.Fatal(err)
 			}
+			// A case of their own (from their request, shared with them —
+			// every role may be shared into a case) and someone else's.
+			ownCase := h.openCase(ownID, me.user.ID)
+			otherCase := h.openCase("", otherCW.user.ID)
 			c := h.login(me)
 			ordered := slices.Clone(table)
 			slices.SortStableFunc(ordered, func(a, b route) int {
@@ -93,25 +126,33 @@ func TestEveryRoleAgainstEveryRoute(t *testing.T) {
 				if want.roles == nil {
 					continue // reachable without login by design; tested elsewhere
 				}
-				targets := []string{""}
-				if strings.Contains(rt.path, "/requests/{id}") {
-					targets = []string{ownID, otherID}
+				type target struct {
+					id  string
+					own bool
 				}
-				for _, target := range targets {
+				targets := []target{{"", true}}
+				if strings.HasPrefix(rt.path, "/requests/{id}") {
+					targets = []target{{ownID, true}, {otherID, false}}
+				}
+				if strings.HasPrefix(rt.path, "/cases/{id}") {
+					targets = []target{{ownCase, true}, {otherCase, false}}
+				}
+				for _, tg := range targets {
 					path := strings.TrimSuffix(rt.path, "{$}")
-					path = strings.Replace(path, "{id}", target, 1)
+					path = strings.Replace(path, "{id}", tg.id, 1)
+					path = strings.Replace(path, "{class}", "identity", 1)
 					if strings.HasPrefix(rt.path, "/admin/users/{id}") {
 						path = strings.Replace(rt.path, "{id}", strconv.FormatInt(victim.user.ID, 10), 1)
 					}
 					ok := slices.Contains(want.roles, role)
-					if want.own && role == store.RoleCaseworker && target == otherID {
-						ok = false
+					if !tg.own {
+						ok = slices.Contains(want.other, role)
 					}
 					var r resp
 					if rt.method == "GET" {
 						r = c.get(path)
 					} else {
-						r = c.post(path, formFor(key, me))
+						r = c.post(path, formFor(key, me, victim))
 					}
 					if ok && r.status == http.StatusForbidden {
 						t.Errorf("%s %s (%s) refused, want allowed: %.200s", rt.method, path, role, r.body)
@@ -133,8 +174,30 @@ func TestEveryRoleAgainstEveryRoute(t *testing.T) {
 	}
 }
 
-func formFor(key string, me *account) url.Values {
+func formFor(key string, me, victim *account) url.Values {
 	switch key {
+	case "POST /cases/{id}/move":
+		return url.Values{"to": {"triage"}}
+	case "POST /cases/{id}/risk":
+		return url.Values{"level": {"2"}, "factor": {"injured"}}
+	case "POST /cases/{id}/verify":
+		return url.Values{"interview": {"on"}}
+	case "POST /cases/{id}/flag":
+		return url.Values{"flagged": {"1"}, "note": {"odd questions"}}
+	case "POST /cases/{id}/section/{class}":
+		return url.Values{"f_name": {"Name"}}
+	case "POST /cases/{id}/note":
+		return url.Values{"class": {"identity"}, "text": {"a note"}}
+	case "POST /cases/{id}/reply":
+		return url.Values{"body": {"hello from the case"}}
+	case "POST /cases/{id}/assign", "POST /cases/{id}/share", "POST /cases/{id}/unshare":
+		return url.Values{"user": {strconv.FormatInt(victim.user.ID, 10)}}
+	case "POST /cases/{id}/break-glass":
+		return url.Values{"reason": {"checking a duplicate report"}}
+	case "POST /cases/{id}/erase":
+		return url.Values{"reason": {"retention"}, "confirm": {"ERASE"}}
+	case "POST /cases":
+		return url.Values{"name": {"Walk-in"}}
 	case "POST /requests/{id}/reply":
 		return url.Values{"body": {"hello"}}
 	case "POST /requests/{id}/status":

@@ -24,7 +24,11 @@ type personSession struct {
 	access   *intake.Access
 	csrf     string
 	lastSeen time.Time
+	nonces   []string // one-time tokens of message forms shown, newest last
 }
+
+// maxNonces bounds the message forms a session can have open at once.
+const maxNonces = 8
 
 func newPersonSessions(idle time.Duration, max int, now func() time.Time) *personSessions {
 	return &personSessions{idle: idle, max: max, now: now, items: map[[32]byte]*personSession{}}
@@ -99,4 +103,29 @@ func (p *personSessions) clear() {
 	for k := range p.items {
 		p.deleteLocked(k)
 	}
+}
+
+// nonce issues a one-time token for a message form.
+func (p *personSessions) nonce(ps *personSession) string {
+	n := randomToken(16)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	ps.nonces = append(ps.nonces, n)
+	if len(ps.nonces) > maxNonces {
+		ps.nonces = ps.nonces[len(ps.nonces)-maxNonces:]
+	}
+	return n
+}
+
+// useNonce reports whether n was issued and not yet used, and uses it.
+func (p *personSessions) useNonce(ps *personSession, n string) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for i, x := range ps.nonces {
+		if x == n && n != "" {
+			ps.nonces = append(ps.nonces[:i], ps.nonces[i+1:]...)
+			return true
+		}
+	}
+	return false
 }

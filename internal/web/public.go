@@ -12,7 +12,9 @@ import (
 
 type ctxPublic struct{}
 
-const cookiePerson = "corridor_p"
+// cookiePerson names the person's session cookie neutrally: a cookie
+// list on a searched phone should not say what the site is.
+const cookiePerson = "s"
 
 // honeypotField is a form field people never see (hidden by the
 // stylesheet, labelled "leave empty"); bots fill it in.
@@ -45,6 +47,8 @@ func (s *Server) landing(w http.ResponseWriter, r *http.Request) error {
 
 // formView is the request form with what was typed and what was wrong.
 type formView struct {
+	Nonce     string
+	Problem   string
 	Form      *intake.Form
 	Values    map[string][]string
 	Problems  intake.FieldErrors
@@ -59,7 +63,7 @@ func (s *Server) requestForm(w http.ResponseWriter, r *http.Request) error {
 	}
 	p := s.newPage(r)
 	p.Title = p.L.T("request.title")
-	p.Data = formView{Form: s.cfg.Intake.Form(), Values: map[string][]string{}, Honeypot: honeypotField}
+	p.Data = formView{Form: s.cfg.Intake.Form(), Values: map[string][]string{}, Honeypot: honeypotField, Nonce: randomToken(16)}
 	s.render(w, r, http.StatusOK, "request", p)
 	return nil
 }
@@ -91,17 +95,30 @@ func (s *Server) requestSubmit(w http.ResponseWriter, r *http.Request) error {
 	}
 	form := s.cfg.Intake.Form()
 	answers, problems := form.Parse(r.PostForm)
-	if len(problems) > 0 {
+	nonce := r.PostForm.Get("nonce")
+	if len(problems) > 0 || len(nonce) < 16 {
 		p.Title = p.L.T("request.title")
-		p.Data = formView{Form: form, Values: r.PostForm, Problems: problems, Honeypot: honeypotField, HasErrors: true}
+		v := formView{Form: form, Values: r.PostForm, Problems: problems, Honeypot: honeypotField, HasErrors: len(problems) > 0, Nonce: randomToken(16)}
+		if len(nonce) < 16 {
+			v.Problem = p.L.T("request.expired")
+		}
+		p.Data = v
 		s.render(w, r, http.StatusUnprocessableEntity, "request", p)
 		return nil
 	}
+	if !s.sent.first(nonce) {
+		p.Title = p.L.T("receipt.title")
+		p.Data = p.L.T("request.already_sent")
+		s.render(w, r, http.StatusOK, "notice", p)
+		return nil
+	}
 	if !s.submitLimit.Allow() {
+		s.sent.forget(nonce)
 		return errBusy
 	}
 	sub, err := s.cfg.Intake.Submit(r.Context(), answers, p.L.Lang)
 	if err != nil {
+		s.sent.forget(nonce)
 		return err
 	}
 	// The receipt is shown in this response and never stored; the page is
@@ -163,14 +180,18 @@ func (s *Server) returnSubmit(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	token, _ := s.persons.add(access)
+	token, ps := s.persons.add(access)
 	http.SetCookie(w, &http.Cookie{
 		Name: cookiePerson, Value: token, Path: "/", HttpOnly: true, Secure: s.cfg.SecureCookies,
 		// No Max-Age: a session cookie dies with the browser; the server
 		// forgets the session after PersonSessionIdle anyway.
 		SameSite: http.SameSiteStrictMode,
 	})
-	return seeOther(w, r, "/"+p.L.Lang+"/conversation")
+	// The conversation is the response to this POST, not a redirect to a
+	// GET page: browsers keep GET pages in their back/forward cache even
+	// with no-store, so after "quick exit" the Back button would show the
+	// conversation again; a POST result is never restored that way.
+	return s.showConversation(w, r, p, ps, http.StatusOK, conversationView{})
 }
 
 func (s *Server) personSession(r *http.Request) *personSession {
@@ -185,11 +206,16 @@ type conversationView struct {
 	Thread  *intake.Thread
 	Form    *intake.Form
 	CSRF    string
+	Nonce   string
 	Problem string
 	Draft   string
 	Sent    bool
 }
 
+// conversation answers a GET (a bookmark, a typed address) without
+// showing anything: with a live session it offers a button that shows the
+// conversation as a POST result (see returnSubmit), otherwise the receipt
+// form.
 func (s *Server) conversation(w http.ResponseWriter, r *http.Request) error {
 	r, err := s.publicRequest(r)
 	if err != nil {
@@ -200,7 +226,29 @@ func (s *Server) conversation(w http.ResponseWriter, r *http.Request) error {
 	if ps == nil {
 		return seeOther(w, r, "/"+p.L.Lang+"/return")
 	}
-	return s.showConversation(w, r, p, ps, http.StatusOK, conversationView{Sent: r.URL.Query().Has("sent")})
+	p.Title = p.L.T("conversation.title")
+	p.Data = conversationView{CSRF: ps.csrf}
+	s.render(w, r, http.StatusOK, "conversation_open", p)
+	return nil
+}
+
+func (s *Server) conversationShow(w http.ResponseWriter, r *http.Request) error {
+	r, err := s.publicRequest(r)
+	if err != nil {
+		return err
+	}
+	if err := r.ParseForm(); err != nil {
+		return badForm(err)
+	}
+	p := s.newPage(r)
+	ps := s.personSession(r)
+	if ps == nil {
+		return seeOther(w, r, "/"+p.L.Lang+"/return")
+	}
+	if subtle.ConstantTimeCompare([]byte(r.PostForm.Get("csrf")), []byte(ps.csrf)) != 1 {
+		return errCSRF
+	}
+	return s.showConversation(w, r, p, ps, http.StatusOK, conversationView{})
 }
 
 func (s *Server) showConversation(w http.ResponseWriter, r *http.Request, p *page, ps *personSession, status int, v conversationView) error {
@@ -209,7 +257,7 @@ func (s *Server) showConversation(w http.ResponseWriter, r *http.Request, p *pag
 		return err
 	}
 	p.Title = p.L.T("conversation.title")
-	v.Thread, v.Form, v.CSRF = t, s.cfg.Intake.Form(), ps.csrf
+	v.Thread, v.Form, v.CSRF, v.Nonce = t, s.cfg.Intake.Form(), ps.csrf, s.persons.nonce(ps)
 	p.Data = v
 	s.render(w, r, status, "conversation", p)
 	return nil
@@ -239,13 +287,18 @@ func (s *Server) conversationMessage(w http.ResponseWriter, r *http.Request) err
 		}
 		return s.showConversation(w, r, p, ps, http.StatusUnprocessableEntity, conversationView{Problem: p.L.T(key), Draft: body})
 	}
+	// A reload of the page this POST returned sends the form again; the
+	// one-time token makes that a no-op instead of a duplicate message.
+	if !s.persons.useNonce(ps, r.PostForm.Get("nonce")) {
+		return s.showConversation(w, r, p, ps, http.StatusOK, conversationView{Sent: true})
+	}
 	if !s.messageLimit.Allow(ps.access.RequestID) {
 		return s.showConversation(w, r, p, ps, http.StatusTooManyRequests, conversationView{Problem: p.L.T("error.busy"), Draft: body})
 	}
 	if err := s.cfg.Intake.PersonMessage(r.Context(), ps.access, body); err != nil {
 		return err
 	}
-	return seeOther(w, r, "/"+p.L.Lang+"/conversation?sent=1")
+	return s.showConversation(w, r, p, ps, http.StatusOK, conversationView{Sent: true})
 }
 
 // forget ends the person's session and asks the browser to forget the site.
@@ -266,11 +319,12 @@ func (s *Server) leave(w http.ResponseWriter, r *http.Request) error {
 	return seeOther(w, r, "/"+s.requestLang(r)+"/")
 }
 
-// quickExit is the red button: it ends any session and sends the browser
-// to a neutral site at once. It is a GET so that it works as a plain
-// link; a meta refresh (not a redirect) leaves, because the CSP's
-// form-action and the no-referrer policy must not stand in its way, and
-// "Back" lands here again rather than on the conversation.
+// quickExit is the red button: it ends any session, asks the browser to
+// clear the site's data, and sends it to a neutral site at once. It is a
+// GET so that it works as a plain link; a meta refresh leaves. Going Back
+// cannot show the conversation: that was a POST result, which browsers
+// neither cache nor restore without asking to send the form again, and
+// the session is gone.
 func (s *Server) quickExit(w http.ResponseWriter, r *http.Request) error {
 	r, err := s.publicRequest(r)
 	if err != nil {

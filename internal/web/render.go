@@ -29,6 +29,23 @@ type templates struct {
 var funcs = template.FuncMap{
 	"fmtTime": func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") },
 	"add":     func(a, b int) int { return a + b },
+	"seq": func(from, to int) []int {
+		var out []int
+		for i := from; i <= to; i++ {
+			out = append(out, i)
+		}
+		return out
+	},
+	// fmtDur shows a stay in a stage in days and hours: the scale
+	// caseworkers think in.
+	"fmtDur": func(d time.Duration) string {
+		days := int(d.Hours()) / 24
+		hours := int(d.Hours()) % 24
+		if days > 0 {
+			return fmt.Sprintf("%dd %dh", days, hours)
+		}
+		return fmt.Sprintf("%dh %dm", hours, int(d.Minutes())%60)
+	},
 	"shortID": func(id string) string {
 		if len(id) > 9 {
 			return id[:9]

@@ -20,6 +20,8 @@ const (
 	permSeal                 // may seal the server now
 	permAudit                // browses the audit log
 	permAdmin                // manages users and keys
+	permOpenCase             // opens cases
+	permManage               // assigns and shares cases, breaks the glass, erases
 )
 
 var permRoles = map[perm][]string{
@@ -29,6 +31,8 @@ var permRoles = map[perm][]string{
 	permSeal:     {store.RoleAdmin, store.RoleCoordinator},
 	permAudit:    {store.RoleAdmin, store.RoleCoordinator},
 	permAdmin:    {store.RoleAdmin},
+	permOpenCase: {store.RoleAdmin, store.RoleCoordinator, store.RoleOperator, store.RoleCaseworker},
+	permManage:   {store.RoleAdmin, store.RoleCoordinator},
 }
 
 func (p perm) allows(role string) bool {
@@ -71,6 +75,23 @@ func (s *Server) staffRouteTable() []route {
 		{"POST", "/admin/users/{id}/role", permAdmin, s.userSetRole},
 		{"POST", "/admin/passphrase", permAdmin, s.changePassphrase},
 		{"GET", "/admin/audit", permAudit, s.auditLog},
+		{"POST", "/requests/{id}/case", permOpenCase, s.caseFromRequest},
+		{"GET", "/cases", permAnyStaff, s.caseList},
+		{"POST", "/cases", permOpenCase, s.caseNew},
+		{"GET", "/cases/{id}", permAnyStaff, s.caseView},
+		{"POST", "/cases/{id}/move", permAnyStaff, s.caseMove},
+		{"POST", "/cases/{id}/risk", permAnyStaff, s.caseRisk},
+		{"POST", "/cases/{id}/verify", permAnyStaff, s.caseVerify},
+		{"POST", "/cases/{id}/flag", permAnyStaff, s.caseFlag},
+		{"POST", "/cases/{id}/section/{class}", permAnyStaff, s.caseSection},
+		{"POST", "/cases/{id}/note", permAnyStaff, s.caseNote},
+		{"POST", "/cases/{id}/reply", permAnyStaff, s.caseReply},
+		{"POST", "/cases/{id}/assign", permManage, s.caseAssign},
+		{"POST", "/cases/{id}/share", permManage, s.caseShare},
+		{"POST", "/cases/{id}/unshare", permManage, s.caseUnshare},
+		{"POST", "/cases/{id}/break-glass", permManage, s.caseBreakGlass},
+		{"POST", "/cases/{id}/erase", permManage, s.caseErase},
+		{"GET", "/dashboard", permManage, s.dashboard},
 	}
 }
 
@@ -87,6 +108,7 @@ func (s *Server) publicRouteTable() []route {
 		{"POST", "/{lang}/return", permNone, s.returnSubmit},
 		{"GET", "/{lang}/conversation", permNone, s.conversation},
 		{"POST", "/{lang}/conversation", permNone, s.conversationMessage},
+		{"POST", "/{lang}/conversation/show", permNone, s.conversationShow},
 		{"POST", "/{lang}/leave", permNone, s.leave},
 		{"GET", "/{lang}/exit", permNone, s.quickExit},
 	}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/corridor-org/corridor/internal/audit"
+	"github.com/corridor-org/corridor/internal/cases"
 	"github.com/corridor-org/corridor/internal/i18n"
 	"github.com/corridor-org/corridor/internal/intake"
 	"github.com/corridor-org/corridor/internal/keys"
@@ -28,6 +29,7 @@ type Config struct {
 	Vault     *keys.Vault
 	Staff     *staff.Service
 	Intake    *intake.Service
+	Cases     *cases.Service
 	Audit     *audit.Log
 	Catalogue *i18n.Catalogue
 	Logger    *slog.Logger
@@ -110,6 +112,7 @@ type Server struct {
 	tmpl    *templates
 	persons *personSessions
 	setup   *setupState
+	sent    *onceSet // request forms already submitted
 
 	submitLimit  *ratelimit.Limiter
 	receiptLimit *ratelimit.Limiter
@@ -129,6 +132,7 @@ func New(cfg Config) (*Server, error) {
 		cfg:          cfg,
 		tmpl:         t,
 		persons:      newPersonSessions(cfg.PersonSessionIdle, 10000, cfg.Now),
+		sent:         newOnceSet(6*time.Hour, 100000, cfg.Now),
 		submitLimit:  ratelimit.NewLimiter(cfg.SubmitRate, int(cfg.SubmitBurst), cfg.Now),
 		receiptLimit: ratelimit.NewLimiter(cfg.ReceiptRate, int(cfg.ReceiptBurst), cfg.Now),
 		messageLimit: ratelimit.NewKeyed(cfg.MessageRate, int(cfg.MessageBurst), 100000, cfg.Now),

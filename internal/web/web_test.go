@@ -92,7 +92,7 @@ func TestOnionLocation(t *testing.T) {
 func TestRequestFormKeepsInputOnError(t *testing.T) {
 	h := newHarness(t, true)
 	c := h.client(h.publicURL)
-	r := c.post("/en/request", url.Values{"location": {"Грозный <b>"}, "urgency": {"nonsense"}})
+	r := c.fill("/en/request", "/en/request", url.Values{"location": {"Грозный <b>"}, "urgency": {"nonsense"}})
 	if r.status != http.StatusUnprocessableEntity {
 		t.Fatalf("status = %d", r.status)
 	}
@@ -125,7 +125,8 @@ var receiptRE = regexp.MustCompile(`class="receipt"[^>]*>([^<]+)<`)
 func TestHotlineRoundTrip(t *testing.T) {
 	h := newHarness(t, true)
 	person := h.client(h.publicURL)
-	r := person.post("/ru/request", url.Values{"what_happened": {"Меня ищут"}, "urgency": {"immediate"}, "languages": {"ru", "ce"}})
+	form := url.Values{"what_happened": {"Меня ищут"}, "urgency": {"immediate"}, "languages": {"ru", "ce"}}
+	r := person.fill("/ru/request", "/ru/request", form)
 	m := receiptRE.FindStringSubmatch(r.body)
 	if r.status != 200 || m == nil {
 		t.Fatalf("submit = %d %s", r.status, r.body)
@@ -133,6 +134,17 @@ func TestHotlineRoundTrip(t *testing.T) {
 	rc := strings.ReplaceAll(m[1], "&#43;", "+")
 	if len(r.header.Values("Set-Cookie")) > 0 {
 		t.Error("receipt page sets a cookie")
+	}
+	// Sending the same form again (a reload) does not file a second request.
+	if again := person.post("/ru/request", form); again.status != 200 || receiptRE.MatchString(again.body) {
+		t.Errorf("resubmission = %d, shows a receipt: %v", again.status, receiptRE.MatchString(again.body))
+	}
+	if _, total, _ := h.st.ListInbox(context.Background(), store.InboxFilter{}); total != 1 {
+		t.Errorf("requests stored = %d, want 1", total)
+	}
+	// A form without its token is refused, keeping what was typed.
+	if r := person.post("/ru/request", url.Values{"what_happened": {"без токена"}, "urgency": {"days"}}); r.status != http.StatusUnprocessableEntity || !strings.Contains(r.body, "без токена") {
+		t.Errorf("tokenless form = %d", r.status)
 	}
 
 	staffC := h.login(h.admin)
@@ -155,7 +167,7 @@ func TestHotlineRoundTrip(t *testing.T) {
 	// The person returns, typing the receipt sloppily.
 	sloppy := strings.ReplaceAll(strings.ReplaceAll(rc, " ", ""), "-", " ")
 	r = person.post("/ru/return", url.Values{"receipt": {sloppy}})
-	if r.status != http.StatusSeeOther || r.header.Get("Location") != "/ru/conversation" {
+	if r.status != http.StatusOK || !strings.Contains(r.body, "Мы рядом. &lt;script&gt;x&lt;/script&gt;") {
 		t.Fatalf("return = %d %s", r.status, r.body)
 	}
 	setCookie := r.header.Get("Set-Cookie")
@@ -167,15 +179,25 @@ func TestHotlineRoundTrip(t *testing.T) {
 	if strings.Contains(setCookie, "Max-Age") || strings.Contains(setCookie, "Expires") {
 		t.Errorf("person cookie outlives the browser: %s", setCookie)
 	}
-	conv := person.get("/ru/conversation")
-	if !strings.Contains(conv.body, "Мы рядом. &lt;script&gt;x&lt;/script&gt;") {
-		t.Fatalf("conversation lacks the escaped reply: %s", conv.body)
+	// A GET shows nothing of the conversation, only a button.
+	if conv := person.get("/ru/conversation"); conv.status != 200 || strings.Contains(conv.body, "Мы рядом") {
+		t.Fatalf("GET conversation = %d and shows content", conv.status)
+	}
+	if conv := person.post("/ru/conversation/show", nil); !strings.Contains(conv.body, "Мы рядом") {
+		t.Fatalf("show = %d", conv.status)
 	}
 	if r := person.post("/ru/conversation", url.Values{"body": {"Спасибо"}, "csrf": {"forged"}}); r.status != http.StatusForbidden {
 		t.Errorf("forged person csrf = %d", r.status)
 	}
-	if r := person.post("/ru/conversation", url.Values{"body": {"Спасибо"}}); r.status != http.StatusSeeOther {
+	person.post("/ru/conversation/show", nil)
+	sendForm := url.Values{"body": {"Спасибо"}, "nonce": {nonceRE.FindStringSubmatch(person.post("/ru/conversation/show", nil).body)[1]}}
+	if r := person.post("/ru/conversation", sendForm); r.status != http.StatusOK || !strings.Contains(r.body, "Спасибо") {
 		t.Fatalf("follow-up = %d %s", r.status, r.body)
+	}
+	// Reloading the page that POST returned sends the form again: no duplicate.
+	person.post("/ru/conversation", sendForm)
+	if msgs, _ := h.st.ListMessages(context.Background(), id); len(msgs) != 2 {
+		t.Errorf("messages = %d, want 2 (reply and one follow-up)", len(msgs))
 	}
 	if r := person.post("/ru/conversation", url.Values{"body": {""}}); r.status != http.StatusUnprocessableEntity {
 		t.Errorf("empty follow-up = %d", r.status)
@@ -190,7 +212,7 @@ func TestHotlineRoundTrip(t *testing.T) {
 	if r.header.Get("Clear-Site-Data") == "" || !strings.Contains(r.body, `http-equiv="refresh" content="0;url=https://www.wikipedia.org/"`) {
 		t.Errorf("quick exit = %d %v %s", r.status, r.header, r.body)
 	}
-	if r := person.get("/ru/conversation"); r.status != http.StatusSeeOther {
+	if r := person.post("/ru/conversation/show", nil); r.status != http.StatusSeeOther {
 		t.Errorf("conversation after quick exit = %d", r.status)
 	}
 	person.post("/ru/return", url.Values{"receipt": {sloppy}})
@@ -200,7 +222,7 @@ func TestHotlineRoundTrip(t *testing.T) {
 	if r.header.Get("Clear-Site-Data") == "" {
 		t.Error("leave does not clear site data")
 	}
-	if r := person.get("/ru/conversation"); r.status != http.StatusSeeOther {
+	if r := person.post("/ru/conversation/show", nil); r.status != http.StatusSeeOther {
 		t.Errorf("conversation after leave = %d", r.status)
 	}
 }
@@ -265,12 +287,12 @@ func TestSealedServer(t *testing.T) {
 	}
 	// The public site keeps accepting requests.
 	p := h.client(h.publicURL)
-	r := p.post("/en/request", url.Values{"what_happened": {"while sealed"}, "urgency": {"days"}})
+	r := p.fill("/en/request", "/en/request", url.Values{"what_happened": {"while sealed"}, "urgency": {"days"}})
 	m := receiptRE.FindStringSubmatch(r.body)
 	if m == nil {
 		t.Fatalf("submit while sealed = %d", r.status)
 	}
-	if r := p.post("/en/return", url.Values{"receipt": {strings.ReplaceAll(m[1], "&#43;", "+")}}); r.status != http.StatusSeeOther {
+	if r := p.post("/en/return", url.Values{"receipt": {strings.ReplaceAll(m[1], "&#43;", "+")}}); r.status != http.StatusOK {
 		t.Errorf("return while sealed = %d", r.status)
 	}
 	// Unseal through the page.
@@ -286,11 +308,11 @@ func TestSealedServer(t *testing.T) {
 		t.Error("request submitted while sealed not readable after unseal")
 	}
 	// Sealing ends people's unlocked sessions.
-	if r := p.get("/en/conversation"); r.status != http.StatusOK {
+	if r := p.post("/en/conversation/show", nil); r.status != http.StatusOK {
 		t.Fatalf("conversation = %d", r.status)
 	}
 	h.vault.Seal()
-	if r := p.get("/en/conversation"); r.status != http.StatusSeeOther {
+	if r := p.post("/en/conversation/show", nil); r.status != http.StatusSeeOther {
 		t.Errorf("person session survived sealing: %d", r.status)
 	}
 }

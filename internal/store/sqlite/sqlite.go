@@ -15,6 +15,7 @@ import (
 	"os"
 	"runtime"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/corridor-org/corridor/internal/store"
@@ -28,9 +29,12 @@ import (
 // _txlock=immediate takes the write lock at BEGIN rather than at the first
 // write, so two transactions that both read and then write cannot deadlock
 // each other (SQLite would fail one with SQLITE_BUSY instead of waiting).
+// secure_delete overwrites deleted content with zeros instead of leaving it
+// in free space, so that an erased case's key and ciphertext are gone from
+// the file, not merely unlinked; only the writer deletes.
 const (
 	writerParams = "_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)" +
-		"&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_txlock=immediate"
+		"&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=secure_delete(1)&_txlock=immediate"
 	readerParams = "_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)" +
 		"&_pragma=synchronous(FULL)&_pragma=query_only(1)"
 )
@@ -46,6 +50,10 @@ type DB struct {
 	w  *sql.DB // nil inside a transaction
 	r  *sql.DB // nil inside a transaction
 	tx *sql.Tx // non-nil inside a transaction; then every query uses it
+
+	// erased is set inside a transaction that erased a case, so that Tx
+	// truncates the -wal file once it has committed.
+	erased atomic.Bool
 }
 
 var _ store.Store = (*DB)(nil)
@@ -202,13 +210,33 @@ func (s *DB) Tx(ctx context.Context, fn func(tx store.Store) error) error {
 	}
 	// Also covers a panic in fn; after Commit it is a no-op.
 	defer tx.Rollback()
-	if err := fn(&DB{tx: tx}); err != nil {
+	inner := &DB{tx: tx}
+	if err := fn(inner); err != nil {
 		return err
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("sqlite: commit: %w", err)
 	}
+	if inner.erased.Load() {
+		s.truncateWAL(ctx)
+	}
 	return nil
+}
+
+// truncateWAL checkpoints the -wal file into the database file and
+// truncates it to zero bytes. After an erasure the -wal file's older
+// frames still hold the pages as they were before it, erased key and
+// ciphertext included, until SQLite happens to overwrite them; the
+// checkpoint copies the zeroed pages into the database file and the
+// truncation drops the old frames.
+//
+// It is best effort: the erasure has committed whatever happens here. It
+// waits (up to the busy timeout) for readers of older snapshots, and does
+// not truncate if one outlasts that; SQLite's later checkpoints, and the
+// one on Close, then finish the job.
+func (s *DB) truncateWAL(ctx context.Context) {
+	var busy, logFrames, checkpointed int
+	_ = s.w.QueryRowContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`).Scan(&busy, &logFrames, &checkpointed)
 }
 
 // atomically runs fn in a transaction: the caller's, if there is one.

@@ -20,6 +20,15 @@
 //   - AppendAudit stores At truncated to the microsecond and calls hash with
 //     that value, so the hash can be recomputed from what is read back.
 //   - An ErrConflict or ErrNotFound inside Tx leaves the transaction usable.
+//   - Cases that tie on openness, risk and StageSince are ordered by id,
+//     ascending; sections by class, byte for byte; case events that share a
+//     timestamp, and stage periods that share an entry time, in insertion
+//     order.
+//   - A case's UpdatedAt never moves backwards: UpdateCase, PutSection,
+//     AddCaseEvent, EnterStage and EraseCase with an earlier time leave it
+//     as it is. Shares and break-glass grants do not move it.
+//   - Sections, CaseEvents, StagePeriods and CaseShares of an unknown case
+//     report ErrNotFound; of a case without any, an empty list.
 package storetest
 
 import (
@@ -49,6 +58,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Sessions", sessionTests},
 		{"Audit", auditTests},
 		{"Meta", metaTests},
+		{"Cases", caseTests},
 		{"Tx", txTests},
 		{"Values", valueTests},
 	}

@@ -14,11 +14,13 @@ var valueTests = []test{
 	{"BinaryKeys", testBinaryKeys},
 }
 
-// testTimes sends each time through every time column and expects it back
-// in UTC, truncated to the microsecond.
-func testTimes(t *testing.T, s store.Store) {
-	ctx := t.Context()
-	times := []struct {
+// timeValues are the times every time column must take and give back in
+// UTC, truncated to the microsecond.
+func timeValues() []struct {
+	name string
+	t    time.Time
+} {
+	return []struct {
 		name string
 		t    time.Time
 	}{
@@ -31,6 +33,13 @@ func testTimes(t *testing.T, s store.Store) {
 		{"with monotonic reading", time.Now()},
 		{"local zone", time.Date(2026, 7, 1, 9, 0, 0, 500, time.Local)},
 	}
+}
+
+// testTimes sends each time through every time column and expects it back
+// in UTC, truncated to the microsecond.
+func testTimes(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	times := timeValues()
 	u := newUser("owner")
 	createUser(t, s, u)
 	for i, tc := range times {
@@ -106,11 +115,15 @@ func allBytes() []byte {
 	return b
 }
 
-// testBlobs sends each value through every blob column that may be empty.
-// nil and empty both read back as nil.
-func testBlobs(t *testing.T, s store.Store) {
-	ctx := t.Context()
-	values := []struct {
+// blobValues are the values every blob column that may be empty must
+// take and give back byte for byte; nil and empty both read back as nil.
+func blobValues() []struct {
+	name string
+	v    []byte
+	want []byte
+} {
+	big := randomBytes(1 << 20)
+	return []struct {
 		name string
 		v    []byte
 		want []byte
@@ -120,11 +133,15 @@ func testBlobs(t *testing.T, s store.Store) {
 		{"one zero byte", []byte{0}, []byte{0}},
 		{"every byte value", allBytes(), allBytes()},
 		{"invalid UTF-8 and NULs", []byte("\xff\xfe\x00a\x00\xc3\x28"), []byte("\xff\xfe\x00a\x00\xc3\x28")},
-		{"1 MiB", nil, nil}, // filled in below
+		{"1 MiB", big, big},
 	}
-	big := randomBytes(1 << 20)
-	values[len(values)-1].v, values[len(values)-1].want = big, big
+}
 
+// testBlobs sends each value through every blob column that may be empty.
+// nil and empty both read back as nil.
+func testBlobs(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	values := blobValues()
 	for i, tc := range values {
 		t.Run(tc.name, func(t *testing.T) {
 			id := fmt.Sprintf("r%d", i)
