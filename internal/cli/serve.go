@@ -55,6 +55,16 @@ func serve(ctx context.Context, env *Env, args []string) error {
 			return err
 		}
 	}
+	workflow := cases.DefaultWorkflow()
+	if cfg.Workflow != "" {
+		data, err := os.ReadFile(cfg.Workflow)
+		if err != nil {
+			return fmt.Errorf("workflow: %w", err)
+		}
+		if workflow, err = cases.ParseWorkflow(data); err != nil {
+			return err
+		}
+	}
 	cat, err := i18n.Load()
 	if err != nil {
 		return err
@@ -99,7 +109,7 @@ func serve(ctx context.Context, env *Env, args []string) error {
 	// the process's peak memory whatever arrives.
 	kdfGate := ratelimit.NewGate(2)
 	in := intake.New(a.st, a.vault, a.audit, intake.Config{Form: form, ReceiptKind: kind, KDFGate: kdfGate})
-	cs := cases.New(a.st, a.vault, a.audit, cases.DefaultWorkflow(), cases.DefaultPolicy(), time.Now)
+	cs := cases.New(a.st, a.vault, a.audit, workflow, cases.DefaultPolicy(), time.Now)
 	srv, err := web.New(web.Config{
 		Store: a.st, Vault: a.vault, Staff: a.staff, Intake: in, Cases: cs, Audit: a.audit, Catalogue: cat, Logger: logger,
 		SecureCookies: cfg.SecureCookies, OnionLocation: cfg.OnionLocation, QuickExitURL: cfg.QuickExitURL,

@@ -21,6 +21,7 @@ type Serve struct {
 	StaffListen    string
 	PublicListen   string
 	Form           string
+	Workflow       string
 	Receipt        string
 	AutoSeal       time.Duration
 	SessionIdle    time.Duration
@@ -44,6 +45,7 @@ func Register(fs *flag.FlagSet) *Serve {
 	fs.StringVar(&c.StaffListen, "staff-listen", "127.0.0.1:8080", "staff site listen `address` (keep private: VPN or authenticated onion service)")
 	fs.StringVar(&c.PublicListen, "public-listen", "127.0.0.1:8081", "public site listen `address` (intake; put an onion service in front)")
 	fs.StringVar(&c.Form, "form", "", "request form definition `file` (TOML); empty uses the built-in form")
+	fs.StringVar(&c.Workflow, "workflow", "", "case workflow definition `file` (TOML: stages, moves, requirements, close reasons); empty uses the built-in workflow")
 	fs.StringVar(&c.Receipt, "receipt", "digits", "receipt style: digits (16 digits, looks like a phone number) or words (6 diceware words)")
 	fs.DurationVar(&c.AutoSeal, "auto-seal", 8*time.Hour, "seal the server after this much staff inactivity (0 disables)")
 	fs.DurationVar(&c.SessionIdle, "session-idle", 30*time.Minute, "log staff out after this much inactivity")
