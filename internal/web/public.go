@@ -232,21 +232,32 @@ func (s *Server) conversation(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func (s *Server) conversationShow(w http.ResponseWriter, r *http.Request) error {
+// personPost checks a POST from a person's open session: the form, the
+// session and its CSRF token. A nil session means the person was sent to
+// the receipt page (or refused) and the handler has nothing more to do.
+func (s *Server) personPost(w http.ResponseWriter, r *http.Request) (*http.Request, *page, *personSession, error) {
 	r, err := s.publicRequest(r)
 	if err != nil {
-		return err
+		return r, nil, nil, err
 	}
 	if err := r.ParseForm(); err != nil {
-		return badForm(err)
+		return r, nil, nil, badForm(err)
 	}
 	p := s.newPage(r)
 	ps := s.personSession(r)
 	if ps == nil {
-		return seeOther(w, r, "/"+p.L.Lang+"/return")
+		return r, p, nil, seeOther(w, r, "/"+p.L.Lang+"/return")
 	}
 	if subtle.ConstantTimeCompare([]byte(r.PostForm.Get("csrf")), []byte(ps.csrf)) != 1 {
-		return errCSRF
+		return r, p, nil, errCSRF
+	}
+	return r, p, ps, nil
+}
+
+func (s *Server) conversationShow(w http.ResponseWriter, r *http.Request) error {
+	r, p, ps, err := s.personPost(w, r)
+	if ps == nil {
+		return err
 	}
 	return s.showConversation(w, r, p, ps, http.StatusOK, conversationView{})
 }
@@ -264,20 +275,9 @@ func (s *Server) showConversation(w http.ResponseWriter, r *http.Request, p *pag
 }
 
 func (s *Server) conversationMessage(w http.ResponseWriter, r *http.Request) error {
-	r, err := s.publicRequest(r)
-	if err != nil {
-		return err
-	}
-	if err := r.ParseForm(); err != nil {
-		return badForm(err)
-	}
-	p := s.newPage(r)
-	ps := s.personSession(r)
+	r, p, ps, err := s.personPost(w, r)
 	if ps == nil {
-		return seeOther(w, r, "/"+p.L.Lang+"/return")
-	}
-	if subtle.ConstantTimeCompare([]byte(r.PostForm.Get("csrf")), []byte(ps.csrf)) != 1 {
-		return errCSRF
+		return err
 	}
 	body := r.PostForm.Get("body")
 	if _, err := intake.CheckMessage(body); err != nil {
