@@ -158,7 +158,14 @@ func (s *Service) UpdateSection(ctx context.Context, actor *store.User, id, clas
 			if err := tx.AddCaseEvent(ctx, e); err != nil {
 				return fmt.Errorf("cases: event: %w", err)
 			}
-			return s.record(ctx, tx, actor, "case.section", c.ID)
+			if err := s.record(ctx, tx, actor, "case.section", c.ID); err != nil {
+				return err
+			}
+			if class == ClassIdentity {
+				// Blind indexes and the watch list (duplicates.go).
+				return s.indexIdentity(ctx, tx, c, current, now)
+			}
+			return nil
 		})
 	})
 }

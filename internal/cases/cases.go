@@ -479,7 +479,11 @@ func (s *Service) Open(ctx context.Context, actor *store.User, in OpenInput) (*s
 		if err := tx.AddCaseEvent(ctx, ev); err != nil {
 			return fmt.Errorf("cases: event: %w", err)
 		}
-		return s.record(ctx, tx, actor, "case.open", c.ID)
+		if err := s.record(ctx, tx, actor, "case.open", c.ID); err != nil {
+			return err
+		}
+		// Blind indexes and the watch list (duplicates.go).
+		return s.indexIdentity(ctx, tx, c, sections[ClassIdentity], now)
 	})
 	if err != nil {
 		return nil, err

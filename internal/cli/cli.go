@@ -37,6 +37,7 @@ func commands() map[string]command {
 		"status":  {"show whether a running server is sealed", statusCmd},
 		"user":    {"manage staff accounts: add, list, disable, enable, reset-password, reset-totp", userCmd},
 		"audit":   {"check the audit log: audit verify", auditCmd},
+		"demo":    {"fill an initialised data directory with synthetic demo cases", demoCmd},
 		"version": {"print the version", versionCmd},
 	}
 }

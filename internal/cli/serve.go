@@ -114,6 +114,7 @@ func serve(ctx context.Context, env *Env, args []string) error {
 		Store: a.st, Vault: a.vault, Staff: a.staff, Intake: in, Cases: cs, Audit: a.audit, Catalogue: cat, Logger: logger,
 		SecureCookies: cfg.SecureCookies, OnionLocation: cfg.OnionLocation, QuickExitURL: cfg.QuickExitURL,
 		PersonSessionIdle: cfg.PersonIdle, KDFGate: kdfGate, ReceiptKind: kind,
+		Alerts: cases.AlertConfig{NoContact: cfg.AlertNoContact, Response: cfg.AlertResponse},
 	})
 	if err != nil {
 		return err

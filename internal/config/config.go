@@ -35,6 +35,8 @@ type Serve struct {
 	Config         string
 	DatabaseURL    string
 	TOTPIssuer     string
+	AlertNoContact time.Duration
+	AlertResponse  time.Duration
 }
 
 // Register declares every setting on fs and returns the struct they fill.
@@ -50,6 +52,8 @@ func Register(fs *flag.FlagSet) *Serve {
 	fs.DurationVar(&c.AutoSeal, "auto-seal", 8*time.Hour, "seal the server after this much staff inactivity (0 disables)")
 	fs.DurationVar(&c.SessionIdle, "session-idle", 30*time.Minute, "log staff out after this much inactivity")
 	fs.DurationVar(&c.PersonIdle, "person-idle", 15*time.Minute, "forget a person's return-page session after this much inactivity")
+	fs.DurationVar(&c.AlertNoContact, "alert-no-contact", 7*24*time.Hour, "alert on an open case nobody has been in contact with for this long")
+	fs.DurationVar(&c.AlertResponse, "alert-response", time.Hour, "alert on an immediate-danger case or request without contact or reply for this long")
 	fs.StringVar(&c.OnionLocation, "onion-location", "", "advertise this onion `origin` (http://….onion) in an Onion-Location header on public pages")
 	fs.BoolVar(&c.SecureCookies, "secure-cookies", false, "mark cookies Secure (set when served over HTTPS)")
 	fs.StringVar(&c.QuickExitURL, "quick-exit-url", "https://www.wikipedia.org/", "where the public site's quick-exit button leads")
@@ -151,6 +155,9 @@ func (c *Serve) Check() error {
 	}
 	if c.AutoSeal < 0 || c.SessionIdle <= 0 || c.PersonIdle <= 0 {
 		errs = append(errs, errors.New("durations must be positive (auto-seal may be 0)"))
+	}
+	if c.AlertNoContact <= 0 || c.AlertResponse <= 0 {
+		errs = append(errs, errors.New("--alert-no-contact and --alert-response must be positive"))
 	}
 	if c.OnionLocation != "" && !strings.HasPrefix(c.OnionLocation, "http://") && !strings.HasPrefix(c.OnionLocation, "https://") {
 		errs = append(errs, errors.New("--onion-location must start with http:// or https://"))

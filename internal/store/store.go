@@ -208,6 +208,9 @@ type Meta interface {
 type Store interface {
 	Requests
 	Cases
+	Tasks
+	Logistics
+	Index
 	Users
 	Sessions
 	Audit

@@ -2,6 +2,7 @@ package web
 
 import (
 	"errors"
+	"maps"
 	"net/http"
 	"slices"
 	"strconv"
@@ -112,6 +113,12 @@ func (s *Server) caseNew(w http.ResponseWriter, r *http.Request) error {
 	if name != "" {
 		sections[cases.ClassIdentity] = map[string]string{"name": name}
 	}
+	if more := caseNewIdentity(r); len(more) > 0 {
+		if sections[cases.ClassIdentity] == nil {
+			sections[cases.ClassIdentity] = map[string]string{}
+		}
+		maps.Copy(sections[cases.ClassIdentity], more)
+	}
 	if note := strings.TrimSpace(r.PostForm.Get("account")); note != "" {
 		sections[cases.ClassTestimony] = map[string]string{"account": note}
 	}
@@ -145,7 +152,11 @@ type caseView struct {
 	Problem    string
 	NeedsGlass bool
 	CaseID     string
+	Dups       *cases.Duplicates // other cases sharing identifiers, and the watch list
+	Logistics  *cases.LogisticsView
 	Summary    *cases.Summary // for a manager without access
+	Work       *cases.Work    // tasks and expenses
+	Categories []string
 }
 
 func (s *Server) caseView(w http.ResponseWriter, r *http.Request) error {
@@ -219,6 +230,14 @@ func (s *Server) showCase(w http.ResponseWriter, r *http.Request, status int, pr
 			cv.Thread = t
 		}
 	}
+	if cv.Logistics, err = s.cfg.Cases.Logistics(r.Context(), sc.user, id); err != nil {
+		return caseProblem(err)
+	}
+	if cv.Work, err = s.cfg.Cases.Work(r.Context(), sc.user, id); err != nil {
+		return caseProblem(err)
+	}
+	cv.Categories = cases.Categories()
+	cv.Dups = s.caseDuplicates(r, id)
 	p.Title = p.L.T("cases.view_title", shortCaseID(id))
 	p.Data = cv
 	s.render(w, r, status, "case", p)
@@ -405,6 +424,7 @@ func (s *Server) caseErase(w http.ResponseWriter, r *http.Request) error {
 type dashboardView struct {
 	D        *cases.Dashboard
 	Workflow *cases.Workflow
+	Alerts   []cases.Alert
 }
 
 func (s *Server) dashboard(w http.ResponseWriter, r *http.Request) error {
@@ -417,7 +437,11 @@ func (s *Server) dashboard(w http.ResponseWriter, r *http.Request) error {
 	}
 	p := s.newPage(r)
 	p.Title = p.L.T("dashboard.title")
-	p.Data = dashboardView{D: d, Workflow: s.cfg.Cases.Workflow()}
+	alerts, err := s.cfg.Cases.Alerts(r.Context(), staffFrom(r).user, s.cfg.Alerts)
+	if err != nil {
+		return caseProblem(err)
+	}
+	p.Data = dashboardView{D: d, Workflow: s.cfg.Cases.Workflow(), Alerts: alerts}
 	s.render(w, r, http.StatusOK, "dashboard", p)
 	return nil
 }

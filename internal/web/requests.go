@@ -5,7 +5,9 @@ import (
 	"net/http"
 	"sort"
 	"strconv"
+	"strings"
 
+	"github.com/corridor-org/corridor/internal/cases"
 	"github.com/corridor-org/corridor/internal/intake"
 	"github.com/corridor-org/corridor/internal/store"
 )
@@ -79,6 +81,7 @@ type requestPage struct {
 	UrgencyKey []string
 	Problem    string
 	Draft      string
+	Dups       *cases.Duplicates // cases sharing the contact answer's identifiers
 }
 
 type assignee struct {
@@ -139,6 +142,7 @@ func (s *Server) showRequest(w http.ResponseWriter, r *http.Request, status int,
 		Thread: t, Answers: answers, Names: names, Assignees: assignees, CanAssign: intake.CanAssign(sc.user.Role),
 		Statuses: []string{store.StatusNew, store.StatusInProgress, store.StatusClosed}, UrgencyKey: urgencyKeys,
 		Problem: problem, Draft: draft,
+		Dups: s.requestDuplicates(r, sc.user, strings.Join(t.Answers[cases.FieldContact], "\n")),
 	}
 	s.render(w, r, status, "request_view", p)
 	return nil

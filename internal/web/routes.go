@@ -22,6 +22,7 @@ const (
 	permAdmin                // manages users and keys
 	permOpenCase             // opens cases
 	permManage               // assigns and shares cases, breaks the glass, erases
+	permHouses               // lists, creates and edits safe houses
 )
 
 var permRoles = map[perm][]string{
@@ -33,6 +34,7 @@ var permRoles = map[perm][]string{
 	permAdmin:    {store.RoleAdmin},
 	permOpenCase: {store.RoleAdmin, store.RoleCoordinator, store.RoleOperator, store.RoleCaseworker},
 	permManage:   {store.RoleAdmin, store.RoleCoordinator},
+	permHouses:   {store.RoleAdmin, store.RoleCoordinator, store.RoleLogistics},
 }
 
 func (p perm) allows(role string) bool {
@@ -86,12 +88,32 @@ func (s *Server) staffRouteTable() []route {
 		{"POST", "/cases/{id}/section/{class}", permAnyStaff, s.caseSection},
 		{"POST", "/cases/{id}/note", permAnyStaff, s.caseNote},
 		{"POST", "/cases/{id}/reply", permAnyStaff, s.caseReply},
+		{"POST", "/cases/{id}/tasks", permAnyStaff, s.caseTaskAdd},
+		{"POST", "/cases/{id}/tasks/done", permAnyStaff, s.caseTaskDone},
+		{"POST", "/cases/{id}/contact", permAnyStaff, s.caseContact},
+		{"POST", "/cases/{id}/expenses", permAnyStaff, s.caseExpenseAdd},
+		{"POST", "/cases/{id}/placement", permAnyStaff, s.casePlace},
+		{"POST", "/cases/{id}/placement/end", permAnyStaff, s.casePlaceEnd},
+		{"POST", "/cases/{id}/record", permAnyStaff, s.caseRecord},
+		{"POST", "/cases/{id}/record/status", permAnyStaff, s.caseRecordStatus},
+		{"GET", "/houses", permHouses, s.houseList},
+		{"POST", "/houses", permHouses, s.houseCreate},
+		{"GET", "/houses/{id}", permHouses, s.houseView},
+		{"POST", "/houses/{id}", permHouses, s.houseUpdate},
 		{"POST", "/cases/{id}/assign", permManage, s.caseAssign},
 		{"POST", "/cases/{id}/share", permManage, s.caseShare},
 		{"POST", "/cases/{id}/unshare", permManage, s.caseUnshare},
 		{"POST", "/cases/{id}/break-glass", permManage, s.caseBreakGlass},
 		{"POST", "/cases/{id}/erase", permManage, s.caseErase},
 		{"GET", "/dashboard", permManage, s.dashboard},
+		{"POST", "/cases/{id}/merge", permManage, s.caseMerge},
+		{"GET", "/admin/watchlist", permManage, s.watchList},
+		{"POST", "/admin/watchlist", permManage, s.watchAdd},
+		{"POST", "/admin/watchlist/delete", permManage, s.watchDelete},
+		{"GET", "/tasks", permAnyStaff, s.tasksPage},
+		{"GET", "/reports/donors", permManage, s.donorReport},
+		{"GET", "/reports/donors/export", permManage, s.donorExport},
+		{"GET", "/exports/cases", permManage, s.casesExport},
 	}
 }
 

@@ -67,6 +67,10 @@ type Config struct {
 	// change); share it with the intake so the process's peak memory stays
 	// bounded whatever arrives.
 	KDFGate *ratelimit.Gate
+
+	// Alerts sets when "no contact" and response-time alerts fire; zero
+	// values mean the defaults of package cases.
+	Alerts cases.AlertConfig
 }
 
 // Defaults fills unset fields with production defaults.

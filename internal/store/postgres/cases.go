@@ -563,9 +563,20 @@ func (s *DB) EraseCase(ctx context.Context, caseID string, at time.Time) error {
 		if _, err := q.Exec(ctx, `DELETE FROM case_sections WHERE case_id = $1`, caseID); err != nil {
 			return fmt.Errorf("postgres: erase case: %w", err)
 		}
+		// Blind indexes too: an erased case must not turn up as a duplicate.
+		if _, err := q.Exec(ctx, `DELETE FROM case_index WHERE case_id = $1`, caseID); err != nil {
+			return fmt.Errorf("postgres: erase case: %w", err)
+		}
 		if _, err := q.Exec(ctx, `
 			UPDATE case_events SET body = NULL, class = ''
 			WHERE case_id = $1 AND (body IS NOT NULL OR class <> '')`, caseID); err != nil {
+			return fmt.Errorf("postgres: erase case: %w", err)
+		}
+		// Task titles and expense notes are ciphertext under the same key.
+		if _, err := q.Exec(ctx, `UPDATE case_tasks SET title = NULL, class = '' WHERE case_id = $1`, caseID); err != nil {
+			return fmt.Errorf("postgres: erase case: %w", err)
+		}
+		if _, err := q.Exec(ctx, `UPDATE case_expenses SET note = NULL WHERE case_id = $1 AND note IS NOT NULL`, caseID); err != nil {
 			return fmt.Errorf("postgres: erase case: %w", err)
 		}
 		return nil

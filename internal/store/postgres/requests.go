@@ -191,6 +191,14 @@ func (s *DB) AddMessage(ctx context.Context, m *store.Message) error {
 		if err != nil {
 			return fmt.Errorf("postgres: add message: %w", err)
 		}
+		// A message either way is contact with the people of the case
+		// opened from the request: the "no contact" alert reads it.
+		if _, err := q.Exec(ctx, `
+			UPDATE cases SET last_contact_at = GREATEST(last_contact_at, $1)
+			WHERE request_id <> '' AND request_id = $2`,
+			created, m.RequestID); err != nil {
+			return fmt.Errorf("postgres: add message: %w", err)
+		}
 		return nil
 	})
 	if err != nil {

@@ -594,9 +594,20 @@ func (s *DB) EraseCase(ctx context.Context, caseID string, at time.Time) error {
 		if _, err := q.ExecContext(ctx, `DELETE FROM case_sections WHERE case_id = ?`, caseID); err != nil {
 			return fmt.Errorf("sqlite: erase case: %w", err)
 		}
+		// Blind indexes too: an erased case must not turn up as a duplicate.
+		if _, err := q.ExecContext(ctx, `DELETE FROM case_index WHERE case_id = ?`, caseID); err != nil {
+			return fmt.Errorf("sqlite: erase case: %w", err)
+		}
 		if _, err := q.ExecContext(ctx, `
 			UPDATE case_events SET body = NULL, class = ''
 			WHERE case_id = ? AND (body IS NOT NULL OR class <> '')`, caseID); err != nil {
+			return fmt.Errorf("sqlite: erase case: %w", err)
+		}
+		// Task titles and expense notes are ciphertext under the same key.
+		if _, err := q.ExecContext(ctx, `UPDATE case_tasks SET title = NULL, class = '' WHERE case_id = ?`, caseID); err != nil {
+			return fmt.Errorf("sqlite: erase case: %w", err)
+		}
+		if _, err := q.ExecContext(ctx, `UPDATE case_expenses SET note = NULL WHERE case_id = ? AND note IS NOT NULL`, caseID); err != nil {
 			return fmt.Errorf("sqlite: erase case: %w", err)
 		}
 		d.erased.Store(true)

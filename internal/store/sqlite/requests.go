@@ -199,6 +199,14 @@ func (s *DB) AddMessage(ctx context.Context, m *store.Message) error {
 		if err != nil {
 			return fmt.Errorf("sqlite: add message: %w", err)
 		}
+		// A message either way is contact with the people of the case
+		// opened from the request: the "no contact" alert reads it.
+		if _, err := q.ExecContext(ctx, `
+			UPDATE cases SET last_contact_at = max(coalesce(last_contact_at, ?), ?)
+			WHERE request_id <> '' AND request_id = ?`,
+			micros(created), micros(created), m.RequestID); err != nil {
+			return fmt.Errorf("sqlite: add message: %w", err)
+		}
 		return nil
 	})
 	if err != nil {

@@ -59,6 +59,9 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Audit", auditTests},
 		{"Meta", metaTests},
 		{"Cases", caseTests},
+		{"Tasks", taskTests},
+		{"Logistics", logisticsTests},
+		{"Index", indexTests},
 		{"Tx", txTests},
 		{"Values", valueTests},
 	}
