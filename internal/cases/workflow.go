@@ -7,6 +7,7 @@ import (
 	"maps"
 	"regexp"
 	"slices"
+	"time"
 
 	"github.com/BurntSushi/toml"
 
@@ -109,6 +110,7 @@ type Workflow struct {
 	index     map[string]int
 	departure string
 	arrival   string
+	retention map[string]time.Duration // close reason → keep for
 }
 
 // workflowFile is the configuration file's shape.
@@ -120,6 +122,15 @@ type workflowFile struct {
 	ArrivalStage   string        `toml:"arrival_stage"`
 	Stages         []Stage       `toml:"stages"`
 	CloseReasons   []CloseReason `toml:"close_reasons"`
+	// Retention erases closed cases automatically, per close reason.
+	Retention []RetentionRule `toml:"retention"`
+}
+
+// RetentionRule says how long a case closed for one reason is kept before
+// it is erased (crypto-shredded) on its own.
+type RetentionRule struct {
+	CloseReason string `toml:"close_reason"`
+	AfterDays   int    `toml:"after_days"`
 }
 
 //go:embed default_workflow.toml
@@ -241,6 +252,19 @@ func build(f workflowFile) (*Workflow, error) {
 		}
 	}
 	w.departure, w.arrival = f.DepartureStage, f.ArrivalStage
+	w.retention = map[string]time.Duration{}
+	for _, r := range f.Retention {
+		if !w.ValidCloseReason(r.CloseReason) {
+			return nil, fmt.Errorf("retention: %q is not a close reason", r.CloseReason)
+		}
+		if _, dup := w.retention[r.CloseReason]; dup {
+			return nil, fmt.Errorf("retention: close reason %q appears twice", r.CloseReason)
+		}
+		if r.AfterDays < 1 || r.AfterDays > 100*365 {
+			return nil, fmt.Errorf("retention: %q: after_days must be between 1 and 36500", r.CloseReason)
+		}
+		w.retention[r.CloseReason] = time.Duration(r.AfterDays) * 24 * time.Hour
+	}
 	return w, nil
 }
 
@@ -391,4 +415,11 @@ func (w *Workflow) Missing(c *store.Case, to string) []string {
 		}
 	}
 	return missing
+}
+
+// Retention returns how long a case closed for reason is kept before it
+// is erased on its own, and whether a rule exists.
+func (w *Workflow) Retention(reason string) (time.Duration, bool) {
+	d, ok := w.retention[reason]
+	return d, ok
 }

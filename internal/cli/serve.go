@@ -154,7 +154,7 @@ func serve(ctx context.Context, env *Env, args []string) error {
 	for i, ln := range []net.Listener{staffLn, publicLn} {
 		go func() { errc <- servers[i].Serve(ln) }()
 	}
-	go maintenance(ctx, a, cfg.AutoSeal, logger)
+	go maintenance(ctx, a, cs, cfg.AutoSeal, logger)
 	logger.Info("serving", "event", "start")
 
 	select {
@@ -187,15 +187,26 @@ func newHTTPServer(h http.Handler) *http.Server {
 	}
 }
 
-// maintenance seals after inactivity and deletes idle sessions.
-func maintenance(ctx context.Context, a *app, autoSeal time.Duration, logger *slog.Logger) {
+// maintenance seals after inactivity, deletes idle sessions, and (hourly)
+// erases cases whose retention time has come.
+func maintenance(ctx context.Context, a *app, cs *cases.Service, autoSeal time.Duration, logger *slog.Logger) {
 	t := time.NewTicker(30 * time.Second)
 	defer t.Stop()
+	var lastRetention time.Time
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		}
+		if time.Since(lastRetention) >= time.Hour {
+			lastRetention = time.Now()
+			n, err := cs.ApplyRetention(ctx)
+			if err != nil {
+				logger.Error("retention failed", "event", "retention", "err", err)
+			} else if n > 0 {
+				logger.Info("cases erased by retention rules", "event", "retention", "count", n)
+			}
 		}
 		if a.vault.SealIfIdle(autoSeal) {
 			_ = a.audit.Record(ctx, 0, "keys.autoseal", "keys")
