@@ -208,6 +208,7 @@ type Meta interface {
 type Store interface {
 	Requests
 	Cases
+	Referrals
 	Tasks
 	Logistics
 	Index

@@ -157,6 +157,7 @@ type caseView struct {
 	Summary    *cases.Summary // for a manager without access
 	Work       *cases.Work    // tasks and expenses
 	Categories []string
+	Referrals  *cases.ReferralsView // consents and referrals
 }
 
 func (s *Server) caseView(w http.ResponseWriter, r *http.Request) error {
@@ -238,6 +239,9 @@ func (s *Server) showCase(w http.ResponseWriter, r *http.Request, status int, pr
 	}
 	cv.Categories = cases.Categories()
 	cv.Dups = s.caseDuplicates(r, id)
+	if cv.Referrals, err = s.cfg.Cases.Referrals(r.Context(), sc.user, id); err != nil {
+		return caseProblem(err)
+	}
 	p.Title = p.L.T("cases.view_title", shortCaseID(id))
 	p.Data = cv
 	s.render(w, r, status, "case", p)

@@ -28,6 +28,7 @@ var (
 	managers = []string{"admin", "coordinator"}
 	triage   = []string{"admin", "coordinator", "operator"}
 	openers  = []string{"admin", "coordinator", "operator", "caseworker"}
+	referrer = []string{"admin", "coordinator", "caseworker", "custodian"}
 )
 
 var allowed = map[string]expect{
@@ -98,6 +99,18 @@ var allowed = map[string]expect{
 	"GET /admin/watchlist":         {managers, nil},
 	"POST /admin/watchlist":        {managers, nil},
 	"POST /admin/watchlist/delete": {managers, nil},
+	// Referrals: managers, caseworkers and custodians on a case they have
+	// access to (the domain's CanRefer); others are refused by the domain.
+	// On someone else's case managers have access through the glass they
+	// broke earlier in the run.
+	"GET /partners":                     {managers, nil},
+	"POST /partners":                    {managers, nil},
+	"POST /partners/active":             {managers, nil},
+	"POST /cases/{id}/consent":          {referrer, managers},
+	"POST /cases/{id}/consent/withdraw": {referrer, managers},
+	"POST /cases/{id}/referrals":        {referrer, managers},
+	"POST /cases/{id}/referrals/status": {referrer, managers},
+	"GET /cases/{id}/referral":          {referrer, managers},
 }
 
 // runLast are routes that end the session or seal the server; each role
@@ -240,6 +253,19 @@ func formFor(key string, me, victim *account) url.Values {
 		return url.Values{"user": {strconv.FormatInt(victim.user.ID, 10)}}
 	case "POST /cases/{id}/break-glass":
 		return url.Values{"reason": {"checking a duplicate report"}}
+	case "POST /partners":
+		return url.Values{"name": {"Partner of " + me.name}, "country": {"CA"}, "recipient": {"age1notakey"}}
+	case "POST /partners/active":
+		return url.Values{"partner": {"onosuchpartner"}, "active": {"0"}}
+	case "POST /cases/{id}/consent":
+		return url.Values{"partner": {"onosuchpartner"}, "class": {"identity"}, "until": {"2099-01-01"}, "method": {"phone"}}
+	case "POST /cases/{id}/consent/withdraw":
+		return url.Values{"consent": {"knosuchconsent"}, "reason": {"withdrawn"}}
+	case "POST /cases/{id}/referrals":
+		// No consent exists: 422 for those who may refer, 403 for others.
+		return url.Values{"partner": {"onosuchpartner"}, "class": {"identity"}}
+	case "POST /cases/{id}/referrals/status":
+		return url.Values{"referral": {"fnosuchreferral"}, "status": {"accepted"}}
 	case "POST /cases/{id}/merge":
 		return url.Values{"from": {"cnosuchcase"}}
 	case "POST /admin/watchlist":

@@ -114,6 +114,14 @@ func (s *Server) staffRouteTable() []route {
 		{"GET", "/reports/donors", permManage, s.donorReport},
 		{"GET", "/reports/donors/export", permManage, s.donorExport},
 		{"GET", "/exports/cases", permManage, s.casesExport},
+		{"GET", "/partners", permManage, s.partnerList},
+		{"POST", "/partners", permManage, s.partnerCreate},
+		{"POST", "/partners/active", permManage, s.partnerActive},
+		{"POST", "/cases/{id}/consent", permAnyStaff, s.caseConsent},
+		{"POST", "/cases/{id}/consent/withdraw", permAnyStaff, s.caseConsentWithdraw},
+		{"POST", "/cases/{id}/referrals", permAnyStaff, s.caseReferralCreate},
+		{"POST", "/cases/{id}/referrals/status", permAnyStaff, s.caseReferralStatus},
+		{"GET", "/cases/{id}/referral", permAnyStaff, s.caseReferralDownload},
 	}
 }
 

@@ -610,6 +610,14 @@ func (s *DB) EraseCase(ctx context.Context, caseID string, at time.Time) error {
 		if _, err := q.ExecContext(ctx, `UPDATE case_expenses SET note = NULL WHERE case_id = ? AND note IS NOT NULL`, caseID); err != nil {
 			return fmt.Errorf("sqlite: erase case: %w", err)
 		}
+		// Consent notes are ciphertext under the case key; referral packages
+		// are sealed to a partner, whose key may one day be taken too.
+		if _, err := q.ExecContext(ctx, `UPDATE case_consents SET note = NULL WHERE case_id = ? AND note IS NOT NULL`, caseID); err != nil {
+			return fmt.Errorf("sqlite: erase case: %w", err)
+		}
+		if _, err := q.ExecContext(ctx, `UPDATE case_referrals SET package = NULL WHERE case_id = ? AND package IS NOT NULL`, caseID); err != nil {
+			return fmt.Errorf("sqlite: erase case: %w", err)
+		}
 		d.erased.Store(true)
 		return nil
 	})

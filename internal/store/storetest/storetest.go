@@ -60,6 +60,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Meta", metaTests},
 		{"Cases", caseTests},
 		{"Tasks", taskTests},
+		{"Referrals", referralTests},
 		{"Logistics", logisticsTests},
 		{"Index", indexTests},
 		{"Tx", txTests},
