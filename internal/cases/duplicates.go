@@ -214,8 +214,21 @@ func (s *Service) blindValues(vals []IndexValue) ([]store.IndexEntry, error) {
 // indexIdentity replaces a case's blind indexes with those of its
 // identity fields, in the transaction that writes them, and flags the
 // case if any is on the watch list.
+//
+// The other people of the case (person records) are indexed with it: a
+// partner or child who reached out on their own is a duplicate too.
 func (s *Service) indexIdentity(ctx context.Context, tx store.Store, c *store.Case, fields map[string]string, now time.Time) error {
-	entries, err := s.blindValues(IdentityValues(fields))
+	vals := IdentityValues(fields)
+	people, err := s.peopleValues(ctx, tx, c)
+	if err != nil {
+		return err
+	}
+	for _, v := range people {
+		if !slices.Contains(vals, v) {
+			vals = append(vals, v)
+		}
+	}
+	entries, err := s.blindValues(vals)
 	if err != nil {
 		return err
 	}
@@ -233,6 +246,55 @@ func (s *Service) indexIdentity(ctx context.Context, tx store.Store, c *store.Ca
 		return nil
 	}
 	return s.watchFlag(ctx, tx, c, now)
+}
+
+// peopleValues returns the normalised identifiers of a case's person
+// records (name and birth year, and whatever contact was given), whatever
+// their status: someone who left the case may still write in again.
+func (s *Service) peopleValues(ctx context.Context, tx store.Store, c *store.Case) ([]IndexValue, error) {
+	list, err := tx.CaseRecords(ctx, c.ID)
+	if err != nil {
+		return nil, fmt.Errorf("cases: records: %w", err)
+	}
+	var out []IndexValue
+	err = s.withKey(c, func(dk []byte) error {
+		for _, r := range list {
+			if r.Kind != RecordPerson {
+				continue
+			}
+			b, err := openRecord(dk, r)
+			if err != nil {
+				return err
+			}
+			for _, v := range IdentityValues(map[string]string{
+				FieldName: b.Name, FieldBirthYear: b.BirthYear, FieldContact: b.Contact,
+			}) {
+				if !slices.Contains(out, v) {
+					out = append(out, v)
+				}
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
+// reindex indexes a case again from its current identity section and
+// person records, after a person was added.
+func (s *Service) reindex(ctx context.Context, tx store.Store, c *store.Case, dk []byte, now time.Time) error {
+	secs, err := tx.Sections(ctx, c.ID)
+	if err != nil {
+		return fmt.Errorf("cases: sections: %w", err)
+	}
+	fields := map[string]string{}
+	for _, sec := range secs {
+		if sec.Class == ClassIdentity {
+			if fields, err = openSection(dk, sec); err != nil {
+				return err
+			}
+		}
+	}
+	return s.indexIdentity(ctx, tx, c, fields, now)
 }
 
 // watchFlag raises the suspected-infiltrator flag on a case that matches

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/corridor-org/corridor/internal/keys"
@@ -34,15 +36,28 @@ const (
 	RecordDocument = "document"
 	RecordVisa     = "visa"
 	RecordTrip     = "trip"
+	// RecordPerson is another person the case holds besides its main
+	// person (a partner, a child: a couple, a family), in the identity
+	// class.
+	RecordPerson = "person"
+	// RecordAttestation is a partner organisation's attestation (full or
+	// co-verification), in the testimony class: that a partner vouches
+	// for someone says what happened to them and who knows them.
+	RecordAttestation = "attestation"
 )
 
 // RecordKinds lists the kinds of case record, in display order.
-func RecordKinds() []string { return []string{RecordDocument, RecordVisa, RecordTrip} }
+func RecordKinds() []string {
+	return []string{RecordDocument, RecordVisa, RecordTrip, RecordPerson, RecordAttestation}
+}
 
 // RecordClass is the sensitivity class of a record kind's details.
 func RecordClass(kind string) string {
-	if kind == RecordDocument {
+	switch kind {
+	case RecordDocument, RecordPerson:
 		return ClassIdentity
+	case RecordAttestation:
+		return ClassTestimony
 	}
 	return ClassLogistics
 }
@@ -57,9 +72,35 @@ func RecordStatuses(kind string) []string {
 		return []string{"planned", "submitted", "granted", "refused", "withdrawn"}
 	case RecordTrip:
 		return []string{"planned", "booked", "completed", "cancelled"}
+	case RecordPerson:
+		return []string{"in_case", "left_case"}
+	case RecordAttestation:
+		return []string{"requested", "attested", "withdrawn"}
 	}
 	return nil
 }
+
+// Relations lists how another person of a case is related to its main
+// person.
+func Relations() []string { return []string{"partner", "child", "parent", "sibling", "other"} }
+
+// Attestation types: a partner verified the person on its own (full), or
+// took part in the case's own verification (co-verification).
+const (
+	AttestFull     = "full"
+	AttestCoVerify = "co_verification"
+)
+
+// AttestationTypes lists the types of attestation.
+//
+// An attested full verification by a partner does not verify the case by
+// itself: the checklist (interview, references, documents) recorded by
+// the case's own staff stays the one rule that opens logistics, because
+// verification is what keeps safe houses and routes from someone posing
+// as a victim, and a partner's word reaches us through channels that can
+// be spoofed. Attestations are shown beside the checklist, for whoever
+// records it to weigh.
+func AttestationTypes() []string { return []string{AttestFull, AttestCoVerify} }
 
 // DocumentTypes lists the types of document a case may need.
 func DocumentTypes() []string {
@@ -84,14 +125,21 @@ type Leg struct {
 // depends on the kind. Dates are calendar dates (YYYY-MM-DD): what a
 // consulate writes on a decision, with no time zone to get wrong.
 type RecordBody struct {
-	DocType   string `json:"doc_type,omitempty"`  // document
-	Country   string `json:"country,omitempty"`   // visa: host country
-	Programme string `json:"programme,omitempty"` // visa: e.g. emergency humanitarian visa
-	Submitted string `json:"submitted,omitempty"` // visa
-	Decided   string `json:"decided,omitempty"`   // visa
-	Decision  string `json:"decision,omitempty"`  // visa: what was decided, reference
-	Legs      []Leg  `json:"legs,omitempty"`      // trip
-	Partner   string `json:"partner,omitempty"`   // trip: receiving partner organisation
+	DocType   string `json:"doc_type,omitempty"`   // document
+	Country   string `json:"country,omitempty"`    // visa: host country
+	Programme string `json:"programme,omitempty"`  // visa: e.g. emergency humanitarian visa
+	Submitted string `json:"submitted,omitempty"`  // visa
+	Decided   string `json:"decided,omitempty"`    // visa
+	Decision  string `json:"decision,omitempty"`   // visa: what was decided, reference
+	Legs      []Leg  `json:"legs,omitempty"`       // trip
+	Partner   string `json:"partner,omitempty"`    // trip: receiving partner organisation; attestation: a partner not registered
+	Name      string `json:"name,omitempty"`       // person
+	BirthYear string `json:"birth_year,omitempty"` // person: four digits
+	Relation  string `json:"relation,omitempty"`   // person: one of Relations
+	Contact   string `json:"contact,omitempty"`    // person: phone, messenger, e-mail
+	PartnerID string `json:"partner_id,omitempty"` // attestation: a registered partner
+	AttType   string `json:"att_type,omitempty"`   // attestation: one of AttestationTypes
+	Date      string `json:"date,omitempty"`       // attestation
 	Note      string `json:"note,omitempty"`
 }
 
@@ -178,6 +226,44 @@ func (b RecordBody) clean(kind string) (RecordBody, error) {
 		}
 		if len(out.Legs) == 0 {
 			return out, fmt.Errorf("%w: a trip has at least one leg", ErrInvalid)
+		}
+	case RecordPerson:
+		if out.Name, err = short(b.Name); err != nil {
+			return out, err
+		}
+		if out.Name == "" {
+			return out, fmt.Errorf("%w: a person has a name", ErrInvalid)
+		}
+		if out.Contact, err = short(b.Contact); err != nil {
+			return out, err
+		}
+		if out.BirthYear = strings.TrimSpace(b.BirthYear); out.BirthYear != "" {
+			if y, err := strconv.Atoi(out.BirthYear); err != nil || len(out.BirthYear) != 4 || y < 1900 || y > 2100 {
+				return out, fmt.Errorf("%w: a birth year is four digits", ErrInvalid)
+			}
+		}
+		if !slices.Contains(Relations(), b.Relation) {
+			return out, fmt.Errorf("%w: unknown relation", ErrInvalid)
+		}
+		out.Relation = b.Relation
+	case RecordAttestation:
+		if !slices.Contains(AttestationTypes(), b.AttType) {
+			return out, fmt.Errorf("%w: unknown attestation type", ErrInvalid)
+		}
+		out.AttType = b.AttType
+		if out.Date, err = cleanDate(b.Date); err != nil {
+			return out, err
+		}
+		// A registered partner is named by its id (AddRecord checks it
+		// exists), its name staying sealed in the registry; free text only
+		// for a partner not registered.
+		if out.PartnerID = strings.TrimSpace(b.PartnerID); out.PartnerID == "" {
+			if out.Partner, err = short(b.Partner); err != nil {
+				return out, err
+			}
+			if out.Partner == "" {
+				return out, fmt.Errorf("%w: an attestation names the partner", ErrInvalid)
+			}
 		}
 	default:
 		return out, fmt.Errorf("%w: unknown record kind", ErrInvalid)
@@ -312,7 +398,8 @@ func (s *Service) EndPlacement(ctx context.Context, actor *store.User, caseID, p
 	})
 }
 
-// AddRecord adds a document, visa application or trip to a case. The
+// AddRecord adds a document, visa application, trip, person or
+// attestation to a case. The
 // actor needs access and a role that writes the kind's class; visas and
 // trips wait for verification.
 func (s *Service) AddRecord(ctx context.Context, actor *store.User, caseID string, in RecordInput) (*store.CaseRecord, error) {
@@ -337,6 +424,11 @@ func (s *Service) AddRecord(ctx context.Context, actor *store.User, caseID strin
 		if err := s.writable(actor, c, class); err != nil {
 			return err
 		}
+		if body.PartnerID != "" {
+			if _, err := activePartner(ctx, tx, body.PartnerID); err != nil {
+				return err
+			}
+		}
 		r = &store.CaseRecord{ID: newID("r"), CaseID: c.ID, Kind: in.Kind, Status: status, Class: class, CreatedAt: now}
 		return s.withKey(c, func(dk []byte) error {
 			if err := sealRecord(dk, r, body); err != nil {
@@ -352,7 +444,15 @@ func (s *Service) AddRecord(ctx context.Context, actor *store.User, caseID strin
 			if err := tx.AddCaseEvent(ctx, e); err != nil {
 				return fmt.Errorf("cases: event: %w", err)
 			}
-			return s.record(ctx, tx, actor, "case.record", c.ID)
+			if err := s.record(ctx, tx, actor, "case.record", c.ID); err != nil {
+				return err
+			}
+			if in.Kind == RecordPerson {
+				// The person's identifiers join the case's blind indexes
+				// (duplicates.go).
+				return s.reindex(ctx, tx, c, dk, now)
+			}
+			return nil
 		})
 	})
 	if err != nil {
@@ -442,6 +542,15 @@ type RecordView struct {
 	CreatedAt time.Time
 	UpdatedAt time.Time
 	Body      RecordBody
+	// PartnerName is the registered partner's name, for an attestation
+	// that names one by id.
+	PartnerName string
+}
+
+// PartnerOption is a partner offered for an attestation.
+type PartnerOption struct {
+	ID   string
+	Name string
 }
 
 // HouseOption is a house offered for a placement: code and free places
@@ -464,6 +573,16 @@ type LogisticsView struct {
 	Documents         []RecordView
 	Visas             []RecordView
 	Trips             []RecordView
+	// People are the other people of the case (identity, shown with
+	// documents: DocumentsWithheld applies).
+	People []RecordView
+	// AttestationsWithheld says why attestations (testimony) are hidden.
+	AttestationsWithheld string
+	Attestations         []RecordView
+	// CanWriteAttestations: the viewer may add attestations; Partners
+	// are then the partners in use, for the form.
+	CanWriteAttestations bool
+	Partners             []PartnerOption
 	// CanWrite is true when the viewer may add placements, visas and
 	// trips; CanWriteDocuments, documents.
 	CanWrite          bool
@@ -506,7 +625,9 @@ func (s *Service) Logistics(ctx context.Context, actor *store.User, caseID strin
 	v.CanWrite = v.Withheld == "" && s.pol.CanWrite(actor.Role, ClassLogistics)
 	v.CanWriteDocuments = v.DocumentsWithheld == "" && s.pol.CanWrite(actor.Role, ClassIdentity)
 	v.AddressShown = v.Withheld == "" && CanSeeAddress(actor.Role)
-	if v.Withheld != "" && v.DocumentsWithheld != "" {
+	v.AttestationsWithheld = s.pol.withheld(actor.Role, ClassTestimony, c)
+	v.CanWriteAttestations = v.AttestationsWithheld == "" && s.pol.CanWrite(actor.Role, ClassTestimony)
+	if v.Withheld != "" && v.DocumentsWithheld != "" && v.AttestationsWithheld != "" {
 		return v, nil // nothing to decrypt, nothing read
 	}
 	dk, err := s.dataKey(c)
@@ -539,7 +660,14 @@ func (s *Service) Logistics(ctx context.Context, actor *store.User, caseID strin
 			v.Visas = append(v.Visas, rv)
 		case RecordTrip:
 			v.Trips = append(v.Trips, rv)
+		case RecordPerson:
+			v.People = append(v.People, rv)
+		case RecordAttestation:
+			v.Attestations = append(v.Attestations, rv)
 		}
+	}
+	if err := s.partnerNames(ctx, v); err != nil {
+		return nil, err
 	}
 	if v.Withheld != "" {
 		return v, nil
@@ -586,4 +714,31 @@ func (s *Service) Logistics(ctx context.Context, actor *store.User, caseID strin
 		}
 	}
 	return v, nil
+}
+
+// partnerNames names the registered partners of v's attestations and,
+// when v may add attestations, lists the partners in use for the form.
+// Names are decrypted from the registry, as on the Partners page.
+func (s *Service) partnerNames(ctx context.Context, v *LogisticsView) error {
+	if len(v.Attestations) == 0 && !v.CanWriteAttestations {
+		return nil
+	}
+	list, err := s.st.ListPartners(ctx)
+	if err != nil {
+		return fmt.Errorf("cases: partners: %w", err)
+	}
+	names := map[string]string{}
+	for _, p := range list {
+		pv := s.openPartner(p)
+		names[p.ID] = pv.Name
+		if v.CanWriteAttestations && p.Active && !pv.Unreadable {
+			v.Partners = append(v.Partners, PartnerOption{ID: p.ID, Name: pv.Name})
+		}
+	}
+	for i := range v.Attestations {
+		if id := v.Attestations[i].Body.PartnerID; id != "" {
+			v.Attestations[i].PartnerName = names[id]
+		}
+	}
+	return nil
 }

@@ -172,6 +172,7 @@ func TestCaseJourney(t *testing.T) {
 	if st := lgTab.open(caseURL); st != http.StatusOK {
 		t.Fatalf("logistics opens the case: %d", st)
 	}
+	lgTab.screenshot("7-case-logistics-view")
 	if got := lgTab.text("#placements"); !strings.Contains(got, houseAddress) || !strings.Contains(got, "SH-3") {
 		t.Errorf("logistics' placements: %q, want SH-3 with its address", got)
 	}
@@ -188,6 +189,7 @@ func TestCaseJourney(t *testing.T) {
 			t.Errorf("the operator's page holds %q", secret)
 		}
 	}
+	opTab.screenshot("8-case-operator-view")
 	if got := opTab.text("#logistics"); !strings.Contains(got, "Not shown to your role") {
 		t.Errorf("the operator's logistics section: %q, want it withheld", got)
 	}

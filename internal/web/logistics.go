@@ -181,6 +181,8 @@ func (s *Server) caseRecord(w http.ResponseWriter, r *http.Request) error {
 		DocType: f.Get("doc_type"), Country: f.Get("country"), Programme: f.Get("programme"),
 		Submitted: f.Get("submitted"), Decided: f.Get("decided"), Decision: f.Get("decision"),
 		Partner: f.Get("partner"), Note: f.Get("note"),
+		Name: f.Get("name"), BirthYear: f.Get("birth_year"), Relation: f.Get("relation"), Contact: f.Get("contact"),
+		PartnerID: f.Get("partner_id"), AttType: f.Get("att_type"), Date: f.Get("date"),
 	}}
 	for i := range cases.MaxLegs {
 		n := strconv.Itoa(i)
