@@ -109,6 +109,16 @@ func (s *Service) Merge(ctx context.Context, actor *store.User, intoID, fromID s
 		if err := s.mergeShares(ctx, tx, into, from); err != nil {
 			return err
 		}
+		if err := s.mergeWork(ctx, tx, into, from, dkInto, dkFrom); err != nil {
+			return err
+		}
+		// Placements hold places in houses: they move after from is
+		// erased (which removes its own), so the capacity check does not
+		// count the same stay twice.
+		placements, err := tx.CasePlacements(ctx, from.ID)
+		if err != nil {
+			return fmt.Errorf("cases: placements: %w", err)
+		}
 		into.Flagged = into.Flagged || from.Flagged
 		into.Risk = max(into.Risk, from.Risk)
 		if from.LastContactAt.After(into.LastContactAt) {
@@ -132,6 +142,18 @@ func (s *Service) Merge(ctx context.Context, actor *store.User, intoID, fromID s
 		}
 		if err := tx.EraseCase(ctx, from.ID, now); err != nil {
 			return fmt.Errorf("cases: erase: %w", err)
+		}
+		for _, pl := range placements {
+			cp := *pl
+			cp.ID, cp.CaseID = newID("p"), into.ID
+			if err := tx.AddPlacement(ctx, &cp); err != nil {
+				return fmt.Errorf("cases: placement: %w", err)
+			}
+			if !pl.Until.IsZero() {
+				if err := tx.EndPlacement(ctx, into.ID, cp.ID, pl.Until); err != nil {
+					return fmt.Errorf("cases: placement: %w", err)
+				}
+			}
 		}
 		a := audit.New(tx, s.now)
 		if err := a.Record(ctx, actor.ID, "case.merge", object(into.ID)); err != nil {
@@ -259,6 +281,83 @@ func (s *Service) mergeShares(ctx context.Context, tx store.Store, into, from *s
 		}
 		if err := tx.ShareCase(ctx, into.ID, uid); err != nil {
 			return fmt.Errorf("cases: share: %w", err)
+		}
+	}
+	return nil
+}
+
+// mergeWork copies from's records (documents, visas, trips, people,
+// attestations), tasks, expenses and consents into into, each ciphertext
+// re-encrypted under into's key and bound to its new record id, so that
+// merging keeps the whole history. Referral packages are not copied: they
+// are sealed to partners and no key here opens them; the timeline keeps
+// that they were sent.
+func (s *Service) mergeWork(ctx context.Context, tx store.Store, into, from *store.Case, dkInto, dkFrom []byte) error {
+	rewrap := func(ct []byte, adFrom, adInto []string) ([]byte, error) {
+		if ct == nil {
+			return nil, nil
+		}
+		plain, err := keys.Decrypt(dkFrom, ct, adFrom...)
+		if err != nil {
+			return nil, err
+		}
+		defer clear(plain)
+		return keys.Encrypt(dkInto, plain, adInto...)
+	}
+	records, err := tx.CaseRecords(ctx, from.ID)
+	if err != nil {
+		return fmt.Errorf("cases: records: %w", err)
+	}
+	for _, r := range records {
+		cp := *r
+		cp.ID, cp.CaseID = newID("r"), into.ID
+		if cp.Body, err = rewrap(r.Body, adRecord(from.ID, r.ID, r.Class), adRecord(into.ID, cp.ID, r.Class)); err != nil {
+			return fmt.Errorf("cases: record %s of %s: %w", r.ID, from.ID, err)
+		}
+		if err := tx.AddRecord(ctx, &cp); err != nil {
+			return fmt.Errorf("cases: record: %w", err)
+		}
+	}
+	tasks, err := tx.CaseTasks(ctx, from.ID)
+	if err != nil {
+		return fmt.Errorf("cases: tasks: %w", err)
+	}
+	for _, t := range tasks {
+		cp := *t
+		cp.ID, cp.CaseID = newID("t"), into.ID
+		if cp.Title, err = rewrap(t.Title, adTask(from.ID, t.ID, t.Class), adTask(into.ID, cp.ID, t.Class)); err != nil {
+			return fmt.Errorf("cases: task %s of %s: %w", t.ID, from.ID, err)
+		}
+		if err := tx.CreateTask(ctx, &cp); err != nil {
+			return fmt.Errorf("cases: task: %w", err)
+		}
+	}
+	expenses, err := tx.CaseExpenses(ctx, from.ID)
+	if err != nil {
+		return fmt.Errorf("cases: expenses: %w", err)
+	}
+	for _, x := range expenses {
+		cp := *x
+		cp.ID, cp.CaseID = newID("x"), into.ID
+		if cp.Note, err = rewrap(x.Note, adExpense(from.ID, x.ID), adExpense(into.ID, cp.ID)); err != nil {
+			return fmt.Errorf("cases: expense %s of %s: %w", x.ID, from.ID, err)
+		}
+		if err := tx.AddExpense(ctx, &cp); err != nil {
+			return fmt.Errorf("cases: expense: %w", err)
+		}
+	}
+	consents, err := tx.CaseConsents(ctx, from.ID)
+	if err != nil {
+		return fmt.Errorf("cases: consents: %w", err)
+	}
+	for _, c := range consents {
+		cp := *c
+		cp.ID, cp.CaseID = newID("k"), into.ID
+		if cp.Note, err = rewrap(c.Note, adConsent(from.ID, c.ID), adConsent(into.ID, cp.ID)); err != nil {
+			return fmt.Errorf("cases: consent %s of %s: %w", c.ID, from.ID, err)
+		}
+		if err := tx.AddConsent(ctx, &cp); err != nil {
+			return fmt.Errorf("cases: consent: %w", err)
 		}
 	}
 	return nil
