@@ -6,6 +6,8 @@ import (
 	"maps"
 	"slices"
 	"time"
+
+	"github.com/corridor-org/corridor/internal/store"
 )
 
 // Dashboard is the state of all cases at a glance, from clear metadata
@@ -54,28 +56,30 @@ func (s *Service) Dashboard(ctx context.Context) (*Dashboard, error) {
 	}
 	since := now.Add(-DashboardWindow)
 	firstMonth := time.Date(now.Year(), now.Month(), 1, 0, 0, 0, 0, time.UTC).AddDate(0, 1-dashboardMonths, 0)
-	earliest := since
-	if firstMonth.Before(earliest) {
-		earliest = firstMonth
+	// A completed stay counts if it ended at or after since, except, when
+	// since is no earlier than firstMonth, one that began before since and
+	// ended exactly at it: the dashboard has always counted the stays that
+	// PeriodsSince returns from the earlier of the two, which leaves that
+	// one out. Stored times are whole microseconds, so ending after one
+	// nanosecond before since is ending at or after since.
+	endedAfter := since
+	if firstMonth.Before(since) {
+		endedAfter = since.Add(-time.Nanosecond)
 	}
-	periods, err := s.st.PeriodsSince(ctx, earliest)
+	stays, err := s.st.StageStayStats(ctx, endedAfter)
 	if err != nil {
 		return nil, fmt.Errorf("cases: dashboard: %w", err)
 	}
+	byStage := make(map[string]store.StageStayStat, len(stays))
+	for _, st := range stays {
+		byStage[st.Stage] = st
+	}
 
 	d := &Dashboard{At: now}
-	durations := map[string][]time.Duration{}
-	for _, p := range periods {
-		if p.Left.IsZero() || p.Left.Before(since) {
-			continue
-		}
-		durations[p.Stage] = append(durations[p.Stage], max(p.Left.Sub(p.Entered), 0))
-	}
 	stageStats := func(id string, closed bool) StageStats {
-		ds := durations[id]
-		slices.Sort(ds)
-		return StageStats{Stage: id, Closed: closed, Cases: counts[id], Completed: len(ds),
-			Median: percentile(ds, 50), P90: percentile(ds, 90)}
+		st := byStage[id]
+		return StageStats{Stage: id, Closed: closed, Cases: counts[id], Completed: st.Count,
+			Median: st.Median, P90: st.P90}
 	}
 	for _, st := range s.wf.stages {
 		d.Stages = append(d.Stages, stageStats(st.ID, st.Closed))
@@ -96,27 +100,29 @@ func (s *Service) Dashboard(ctx context.Context) (*Dashboard, error) {
 	for i := range d.Months {
 		d.Months[i].Month = firstMonth.AddDate(0, i, 0)
 	}
-	type key struct {
-		month int
-		stage string
-		id    string
+	var stages []string
+	for _, st := range []string{s.wf.departure, s.wf.arrival} {
+		if st != "" && !slices.Contains(stages, st) {
+			stages = append(stages, st)
+		}
 	}
-	seen := map[key]bool{}
-	for _, p := range periods {
-		if p.Entered.Before(firstMonth) || (p.Stage != s.wf.departure && p.Stage != s.wf.arrival) || p.Stage == "" {
+	entries, err := s.st.StageMonthlyEntries(ctx, stages, firstMonth, firstMonth.AddDate(0, dashboardMonths, 0))
+	if err != nil {
+		return nil, fmt.Errorf("cases: dashboard: %w", err)
+	}
+	for _, e := range entries {
+		m := e.Month.UTC()
+		i := (m.Year()-firstMonth.Year())*12 + int(m.Month()) - int(firstMonth.Month())
+		if i < 0 || i >= dashboardMonths {
 			continue
 		}
-		e := p.Entered.UTC()
-		i := (e.Year()-firstMonth.Year())*12 + int(e.Month()) - int(firstMonth.Month())
-		k := key{i, p.Stage, p.CaseID}
-		if i < 0 || i >= dashboardMonths || seen[k] {
-			continue
-		}
-		seen[k] = true
-		if p.Stage == s.wf.departure {
-			d.Months[i].Departures++
-		} else {
-			d.Months[i].Arrivals++
+		// A departure stage that is also the arrival stage counts as
+		// departures.
+		switch e.Stage {
+		case s.wf.departure:
+			d.Months[i].Departures += e.Cases
+		case s.wf.arrival:
+			d.Months[i].Arrivals += e.Cases
 		}
 	}
 	return d, nil
@@ -125,7 +131,9 @@ func (s *Service) Dashboard(ctx context.Context) (*Dashboard, error) {
 // percentile returns the p-th percentile (0 < p <= 100) of sorted
 // durations by the nearest-rank method: the smallest value with at least
 // p% of the values at or below it, so always a value that occurred, never
-// an interpolation. It returns 0 for none.
+// an interpolation. It returns 0 for none. The store computes Median and
+// P90 in SQL (store.Cases.StageStayStats); this is the definition they
+// follow, kept as the reference its tests check.
 func percentile(sorted []time.Duration, p int) time.Duration {
 	n := len(sorted)
 	if n == 0 {

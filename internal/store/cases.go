@@ -59,6 +59,24 @@ type StagePeriod struct {
 	Left    time.Time
 }
 
+// StageStayStat summarises the completed stays in one stage: how many,
+// and the median and 90th percentile of their lengths by the nearest-rank
+// method (the value at rank ceil(p·Count/100) of the lengths in ascending
+// order). A stay's length is Left − Entered, never below zero.
+type StageStayStat struct {
+	Stage       string
+	Count       int
+	Median, P90 time.Duration
+}
+
+// StageMonthCount is how many distinct cases entered a stage in one
+// calendar month (UTC).
+type StageMonthCount struct {
+	Stage string
+	Month time.Time // first instant of the month, UTC
+	Cases int
+}
+
 // CaseFilter selects cases. The order is fixed: open cases (CloseReason
 // "") before closed, then risk (highest first), then longest in the
 // current stage (StageSince, earliest first), then ID.
@@ -133,6 +151,17 @@ type Cases interface {
 	// dashboards; ordered by Entered, then case id, then the order they
 	// began in. Every case's current period is among them.
 	PeriodsSince(ctx context.Context, since time.Time) ([]*StagePeriod, error)
+	// StageStayStats summarises, per stage, the completed stays (of every
+	// case, erased ones included) that ended after endedAfter, or at it
+	// when they also began at or after it: the ended periods PeriodsSince
+	// returns, compared at full (nanosecond) precision. Stages without
+	// such stays are absent; the order is by stage.
+	StageStayStats(ctx context.Context, endedAfter time.Time) ([]StageStayStat, error)
+	// StageMonthlyEntries counts, per stage of stages and calendar month
+	// (UTC), the distinct cases (erased ones included) with a stage period
+	// in it that began at or after from and before until. Months without
+	// entries are absent; the order is by stage, then month.
+	StageMonthlyEntries(ctx context.Context, stages []string, from, until time.Time) ([]StageMonthCount, error)
 	// CountByStage counts cases that are not erased, per stage; stages
 	// without cases are absent.
 	CountByStage(ctx context.Context) (map[string]int, error)

@@ -436,6 +436,95 @@ const periodsSinceSQL = `
 	WHERE left_at >= $1 AND (left_at > $1 OR entered_at >= $1)
 	ORDER BY entered_at, case_id, seq`
 
+// ceilMicro rounds t up to a whole microsecond, in UTC: stored times are
+// whole microseconds, so stored >= t is stored >= ceilMicro(t).
+func ceilMicro(t time.Time) time.Time {
+	c := normTime(t)
+	if c.Before(t) {
+		c = c.Add(time.Microsecond)
+	}
+	return c
+}
+
+// StageStayStats summarises the completed stays per stage; the
+// percentiles are picked by rank with window functions. The rows are
+// found through case_stage_periods_left.
+//
+// Stored times are whole microseconds, so a stay ends after an endedAfter
+// that is not one exactly when it ends at or after the next microsecond,
+// and cannot end at it: left_at >= lo AND (left_at > gt OR entered_at >=
+// gt) with gt endedAfter rounded down and lo rounded up.
+func (s *DB) StageStayStats(ctx context.Context, endedAfter time.Time) ([]store.StageStayStat, error) {
+	rows, err := s.q.Query(ctx, stayStatsSQL, ceilMicro(endedAfter), normTime(endedAfter))
+	if err != nil {
+		return nil, fmt.Errorf("postgres: stage stay stats: %w", err)
+	}
+	list, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (store.StageStayStat, error) {
+		var (
+			st          store.StageStayStat
+			median, p90 int64
+		)
+		err := row.Scan(&st.Stage, &st.Count, &median, &p90)
+		st.Median, st.P90 = time.Duration(median)*time.Microsecond, time.Duration(p90)*time.Microsecond
+		return st, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("postgres: stage stay stats: %w", err)
+	}
+	return list, nil
+}
+
+// stayStatsSQL ranks the stays of each stage by length (in microseconds,
+// exact: the difference of two timestamps is whole microseconds and days
+// of 24 hours); the nearest rank of the p-th percentile of n values is
+// ceil(p·n/100), (p·n+99)/100 in integers, which for n >= 1 lies in [1, n].
+const stayStatsSQL = `
+	WITH stays AS (
+		SELECT stage, GREATEST((EXTRACT(EPOCH FROM left_at - entered_at) * 1000000)::bigint, 0) AS d
+		FROM case_stage_periods
+		WHERE left_at >= $1 AND (left_at > $2 OR entered_at >= $2)
+	), ranked AS (
+		SELECT stage, d,
+			ROW_NUMBER() OVER (PARTITION BY stage ORDER BY d) AS rn,
+			COUNT(*) OVER (PARTITION BY stage) AS n
+		FROM stays
+	)
+	SELECT stage, n::bigint,
+		max(d) FILTER (WHERE rn = (50 * n + 99) / 100),
+		max(d) FILTER (WHERE rn = (90 * n + 99) / 100)
+	FROM ranked
+	WHERE rn = (50 * n + 99) / 100 OR rn = (90 * n + 99) / 100
+	GROUP BY stage, n
+	ORDER BY stage COLLATE "C"`
+
+// StageMonthlyEntries counts distinct cases entering the stages per
+// calendar month (UTC), through case_stage_periods_stage_entered.
+func (s *DB) StageMonthlyEntries(ctx context.Context, stages []string, from, until time.Time) ([]store.StageMonthCount, error) {
+	if len(stages) == 0 {
+		return nil, nil
+	}
+	rows, err := s.q.Query(ctx, `
+		SELECT stage, date_trunc('month', entered_at AT TIME ZONE 'UTC') AS month, count(DISTINCT case_id)
+		FROM case_stage_periods
+		WHERE stage = ANY($1) AND entered_at >= $2 AND entered_at < $3
+		GROUP BY stage, month
+		ORDER BY stage COLLATE "C", month`,
+		stages, ceilMicro(from), ceilMicro(until))
+	if err != nil {
+		return nil, fmt.Errorf("postgres: stage monthly entries: %w", err)
+	}
+	list, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (store.StageMonthCount, error) {
+		var c store.StageMonthCount
+		err := row.Scan(&c.Stage, &c.Month, &c.Cases)
+		c.Month = time.Date(c.Month.Year(), c.Month.Month(), c.Month.Day(), 0, 0, 0, 0, time.UTC)
+		return c, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("postgres: stage monthly entries: %w", err)
+	}
+	return list, nil
+}
+
 func (s *DB) CountByStage(ctx context.Context) (map[string]int, error) {
 	rows, err := s.q.Query(ctx,
 		`SELECT stage, count(*) FROM cases WHERE erased_at IS NULL GROUP BY stage`)

@@ -455,6 +455,128 @@ const periodsSinceSQL = `
 	WHERE left_at >= ? AND (left_at > ? OR entered_at >= ?)
 	ORDER BY entered_at, case_id, seq`
 
+// endedAfterBounds turns StageStayStats's endedAfter into the bounds of
+// stayStatsSQL, in stored microseconds: periods are kept whose left_at is
+// at least lo and either above gt or equal to it with entered_at at least
+// gt. Stored times are whole microseconds, so a stay ends after an
+// endedAfter that is not one exactly when it ends at or after the next
+// microsecond, and cannot end at it.
+func endedAfterBounds(endedAfter time.Time) (lo, gt int64) {
+	gt = micros(endedAfter)
+	lo = gt
+	if fromMicros(gt).Before(endedAfter) {
+		lo++
+	}
+	return lo, gt
+}
+
+// StageStayStats summarises the completed stays per stage; the
+// percentiles are picked by rank with window functions. The rows are
+// found through case_stage_periods_left.
+func (s *DB) StageStayStats(ctx context.Context, endedAfter time.Time) ([]store.StageStayStat, error) {
+	lo, gt := endedAfterBounds(endedAfter)
+	rows, err := s.reader().QueryContext(ctx, stayStatsSQL, lo, gt, gt)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: stage stay stats: %w", err)
+	}
+	defer rows.Close()
+	var list []store.StageStayStat
+	for rows.Next() {
+		var (
+			st          store.StageStayStat
+			median, p90 int64
+		)
+		if err := rows.Scan(&st.Stage, &st.Count, &median, &p90); err != nil {
+			return nil, fmt.Errorf("sqlite: stage stay stats: %w", err)
+		}
+		st.Median, st.P90 = time.Duration(median)*time.Microsecond, time.Duration(p90)*time.Microsecond
+		list = append(list, st)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: stage stay stats: %w", err)
+	}
+	return list, nil
+}
+
+// stayStatsSQL ranks the stays of each stage by length; the nearest rank
+// of the p-th percentile of n values is ceil(p·n/100), (p·n+99)/100 in
+// integers, which for n >= 1 lies in [1, n].
+const stayStatsSQL = `
+	WITH stays AS (
+		SELECT stage, max(left_at - entered_at, 0) AS d
+		FROM case_stage_periods
+		WHERE left_at >= ? AND (left_at > ? OR entered_at >= ?)
+	), ranked AS (
+		SELECT stage, d,
+			ROW_NUMBER() OVER (PARTITION BY stage ORDER BY d) AS rn,
+			COUNT(*) OVER (PARTITION BY stage) AS n
+		FROM stays
+	)
+	SELECT stage, n,
+		max(CASE WHEN rn = (50 * n + 99) / 100 THEN d END),
+		max(CASE WHEN rn = (90 * n + 99) / 100 THEN d END)
+	FROM ranked
+	WHERE rn = (50 * n + 99) / 100 OR rn = (90 * n + 99) / 100
+	GROUP BY stage, n
+	ORDER BY stage`
+
+// StageMonthlyEntries counts distinct cases entering the stages per
+// calendar month (UTC), through case_stage_periods_stage_entered.
+func (s *DB) StageMonthlyEntries(ctx context.Context, stages []string, from, until time.Time) ([]store.StageMonthCount, error) {
+	if len(stages) == 0 {
+		return nil, nil
+	}
+	// Stored microseconds are whole; entered_at >= from is entered_at >=
+	// from rounded up, entered_at < until is entered_at < until rounded up.
+	ceil := func(t time.Time) int64 {
+		v := micros(t)
+		if fromMicros(v).Before(t) {
+			v++
+		}
+		return v
+	}
+	args := []any{ceil(from), ceil(until)}
+	for _, st := range stages {
+		args = append(args, st)
+	}
+	rows, err := s.reader().QueryContext(ctx, monthlyEntriesSQL(len(stages)), args...)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: stage monthly entries: %w", err)
+	}
+	defer rows.Close()
+	var list []store.StageMonthCount
+	for rows.Next() {
+		var (
+			c     store.StageMonthCount
+			month string
+		)
+		if err := rows.Scan(&c.Stage, &month, &c.Cases); err != nil {
+			return nil, fmt.Errorf("sqlite: stage monthly entries: %w", err)
+		}
+		if c.Month, err = time.Parse("2006-01", month); err != nil {
+			return nil, fmt.Errorf("sqlite: stage monthly entries: %w", err)
+		}
+		list = append(list, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: stage monthly entries: %w", err)
+	}
+	return list, nil
+}
+
+// monthlyEntriesSQL counts the distinct cases per stage and month among n
+// stages; the month is that of entered_at rounded down to the second
+// (floor division, also before 1970).
+func monthlyEntriesSQL(n int) string {
+	return `
+		SELECT stage, strftime('%Y-%m', (entered_at - ((entered_at % 1000000) + 1000000) % 1000000) / 1000000, 'unixepoch') AS month,
+			count(DISTINCT case_id)
+		FROM case_stage_periods
+		WHERE entered_at >= ? AND entered_at < ? AND stage IN (?` + strings.Repeat(", ?", n-1) + `)
+		GROUP BY stage, month
+		ORDER BY stage, month`
+}
+
 func (s *DB) CountByStage(ctx context.Context) (map[string]int, error) {
 	rows, err := s.reader().QueryContext(ctx,
 		`SELECT stage, count(*) FROM cases WHERE erased_at IS NULL GROUP BY stage`)

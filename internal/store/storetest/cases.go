@@ -1,7 +1,10 @@
 package storetest
 
 import (
+	"cmp"
 	"fmt"
+	"maps"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"sync"
@@ -26,6 +29,8 @@ var caseTests = []test{
 	{"EnterStageEarlier", testEnterStageEarlier},
 	{"EnterStageConcurrent", testEnterStageConcurrent},
 	{"PeriodsSince", testPeriodsSince},
+	{"StageStayStats", testStageStayStats},
+	{"StageMonthlyEntries", testStageMonthlyEntries},
 	{"CountByStage", testCountByStage},
 	{"Shares", testCaseShares},
 	{"Access", testCaseAccess},
@@ -858,6 +863,144 @@ func testPeriodsSince(t *testing.T, s store.Store) {
 		got, err := s.PeriodsSince(ctx, tt.since)
 		must(t, err)
 		checkPeriods(t, tt.name, tt.want, got)
+	}
+}
+
+// randomPeriods fills s with cases moving at random through a few stages
+// (some at the same instant, some erased) over about two years around t0,
+// and returns all their periods as stored.
+func randomPeriods(t *testing.T, s store.Store, rng *rand.Rand) []*store.StagePeriod {
+	t.Helper()
+	ctx := t.Context()
+	stages := []string{stageTriage, stageVerify, stageRelocate, stageClosed, "other"}
+	for i := range 60 {
+		id := fmt.Sprintf("r%02d", i)
+		when := at(-time.Duration(rng.IntN(400*24)) * time.Hour)
+		createCase(t, s, newCase(id, when))
+		for range rng.IntN(8) {
+			switch rng.IntN(4) {
+			case 0: // same instant: a zero-length stay
+			case 1: // sub-second steps, whole microseconds
+				when = when.Add(time.Duration(rng.IntN(1_000_000)) * time.Microsecond)
+			default:
+				when = when.Add(time.Duration(rng.IntN(90*24)) * time.Hour)
+			}
+			must(t, s.EnterStage(ctx, id, stages[rng.IntN(len(stages))], "", when))
+		}
+		if rng.IntN(5) == 0 {
+			must(t, s.EraseCase(ctx, id, when.Add(time.Hour)))
+		}
+	}
+	ps, err := s.PeriodsSince(ctx, time.Time{})
+	must(t, err)
+	return ps
+}
+
+// nearestRank is the p-th percentile of sorted by the nearest-rank method.
+func nearestRank(sorted []time.Duration, p int) time.Duration {
+	n := len(sorted)
+	if n == 0 {
+		return 0
+	}
+	return sorted[min(max((p*n+99)/100, 1), n)-1]
+}
+
+func testStageStayStats(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	got, err := s.StageStayStats(ctx, time.Time{})
+	must(t, err)
+	if len(got) != 0 {
+		t.Errorf("empty store: %+v", got)
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	ps := randomPeriods(t, s, rng)
+	// Bounds: arbitrary ones, whole microseconds or not, and exactly the
+	// ends of periods (which decide whether a stay ending there counts).
+	bounds := []time.Time{{}, at(-500 * 24 * time.Hour), at(-200 * 24 * time.Hour), at(time.Nanosecond), at(1000 * 24 * time.Hour)}
+	for range 8 {
+		p := ps[rng.IntN(len(ps))]
+		if !p.Left.IsZero() {
+			bounds = append(bounds, p.Left, p.Left.Add(-time.Nanosecond), p.Left.Add(time.Nanosecond), p.Left.Add(-time.Microsecond))
+		}
+	}
+	for _, x := range bounds {
+		durations := map[string][]time.Duration{}
+		for _, p := range ps {
+			if p.Left.IsZero() || p.Left.Before(x) || (p.Left.Equal(x) && p.Entered.Before(x)) {
+				continue
+			}
+			durations[p.Stage] = append(durations[p.Stage], max(p.Left.Sub(p.Entered), 0))
+		}
+		var want []store.StageStayStat
+		for _, stage := range slices.Sorted(maps.Keys(durations)) {
+			ds := durations[stage]
+			slices.Sort(ds)
+			want = append(want, store.StageStayStat{Stage: stage, Count: len(ds),
+				Median: nearestRank(ds, 50), P90: nearestRank(ds, 90)})
+		}
+		got, err := s.StageStayStats(ctx, x)
+		must(t, err)
+		if !slices.Equal(got, want) {
+			t.Errorf("ended after %v:\n got %+v\nwant %+v", x, got, want)
+		}
+	}
+}
+
+func testStageMonthlyEntries(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	got, err := s.StageMonthlyEntries(ctx, []string{stageVerify}, time.Time{}, at(time.Hour))
+	must(t, err)
+	if len(got) != 0 {
+		t.Errorf("empty store: %+v", got)
+	}
+	rng := rand.New(rand.NewPCG(3, 4))
+	ps := randomPeriods(t, s, rng)
+	month := func(t time.Time) time.Time {
+		t = t.UTC()
+		return time.Date(t.Year(), t.Month(), 1, 0, 0, 0, 0, time.UTC)
+	}
+	first := month(at(-300 * 24 * time.Hour))
+	for _, tc := range []struct {
+		stages      []string
+		from, until time.Time
+	}{
+		{[]string{stageVerify, stageClosed}, first, first.AddDate(0, 12, 0)},
+		{[]string{stageRelocate}, first.AddDate(0, -3, 0), first.AddDate(0, 12, 0)},
+		{[]string{stageTriage, "other", "none"}, time.Time{}, at(1000 * 24 * time.Hour)},
+		{[]string{stageVerify}, ps[len(ps)/2].Entered, ps[len(ps)-1].Entered},
+		{[]string{stageVerify}, ps[len(ps)/2].Entered.Add(time.Nanosecond), ps[len(ps)-1].Entered.Add(time.Nanosecond)},
+		{nil, time.Time{}, at(1000 * 24 * time.Hour)},
+	} {
+		type key struct {
+			stage string
+			month time.Time
+		}
+		cases := map[key]map[string]bool{}
+		for _, p := range ps {
+			if !slices.Contains(tc.stages, p.Stage) || p.Entered.Before(tc.from) || !p.Entered.Before(tc.until) {
+				continue
+			}
+			k := key{p.Stage, month(p.Entered)}
+			if cases[k] == nil {
+				cases[k] = map[string]bool{}
+			}
+			cases[k][p.CaseID] = true
+		}
+		var want []store.StageMonthCount
+		for k, ids := range cases {
+			want = append(want, store.StageMonthCount{Stage: k.stage, Month: k.month, Cases: len(ids)})
+		}
+		slices.SortFunc(want, func(a, b store.StageMonthCount) int {
+			return cmp.Or(strings.Compare(a.Stage, b.Stage), a.Month.Compare(b.Month))
+		})
+		got, err := s.StageMonthlyEntries(ctx, tc.stages, tc.from, tc.until)
+		must(t, err)
+		eq := func(a, b store.StageMonthCount) bool {
+			return a.Stage == b.Stage && a.Month.Equal(b.Month) && a.Month.Location() == time.UTC && a.Cases == b.Cases
+		}
+		if !slices.EqualFunc(got, want, eq) {
+			t.Errorf("%v from %v until %v:\n got %+v\nwant %+v", tc.stages, tc.from, tc.until, got, want)
+		}
 	}
 }
 
