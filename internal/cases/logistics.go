@@ -136,6 +136,7 @@ type RecordBody struct {
 	Name      string `json:"name,omitempty"`       // person
 	BirthYear string `json:"birth_year,omitempty"` // person: four digits
 	Relation  string `json:"relation,omitempty"`   // person: one of Relations
+	RequestID string `json:"request_id,omitempty"` // conversation: a linked hotline request
 	Contact   string `json:"contact,omitempty"`    // person: phone, messenger, e-mail
 	PartnerID string `json:"partner_id,omitempty"` // attestation: a registered partner
 	AttType   string `json:"att_type,omitempty"`   // attestation: one of AttestationTypes

@@ -109,7 +109,7 @@ func (s *Service) Merge(ctx context.Context, actor *store.User, intoID, fromID s
 		if err := s.mergeShares(ctx, tx, into, from); err != nil {
 			return err
 		}
-		if err := s.mergeWork(ctx, tx, into, from, dkInto, dkFrom); err != nil {
+		if err := s.mergeWork(ctx, tx, into, from, dkInto, dkFrom, now); err != nil {
 			return err
 		}
 		// Placements hold places in houses: they move after from is
@@ -292,7 +292,7 @@ func (s *Service) mergeShares(ctx context.Context, tx store.Store, into, from *s
 // merging keeps the whole history. Referral packages are not copied: they
 // are sealed to partners and no key here opens them; the timeline keeps
 // that they were sent.
-func (s *Service) mergeWork(ctx context.Context, tx store.Store, into, from *store.Case, dkInto, dkFrom []byte) error {
+func (s *Service) mergeWork(ctx context.Context, tx store.Store, into, from *store.Case, dkInto, dkFrom []byte, now time.Time) error {
 	rewrap := func(ct []byte, adFrom, adInto []string) ([]byte, error) {
 		if ct == nil {
 			return nil, nil
@@ -344,6 +344,12 @@ func (s *Service) mergeWork(ctx context.Context, tx store.Store, into, from *sto
 		}
 		if err := tx.AddExpense(ctx, &cp); err != nil {
 			return fmt.Errorf("cases: expense: %w", err)
+		}
+	}
+	// The conversation from was opened from becomes one of into's.
+	if from.RequestID != "" && from.RequestID != into.RequestID {
+		if err := s.linkConversation(ctx, tx, into, 0, from.RequestID, now); err != nil {
+			return err
 		}
 	}
 	consents, err := tx.CaseConsents(ctx, from.ID)

@@ -147,7 +147,8 @@ type caseView struct {
 	Names      map[int64]string
 	Users      []assignee
 	CanManage  bool
-	Thread     *intake.Thread
+	Threads    []caseThread // every conversation of the case, in order
+	Form       *intake.Form // to label the answers of each request
 	Factors    []string
 	Problem    string
 	NeedsGlass bool
@@ -225,10 +226,26 @@ func (s *Server) showCase(w http.ResponseWriter, r *http.Request, status int, pr
 		}
 		cv.Sections = append(cv.Sections, sv)
 	}
-	if v.Case.RequestID != "" && v.Withheld[cases.ClassTestimony] == "" {
-		// The conversation with the person continues on the case page.
-		if t, err := s.cfg.Intake.StaffThread(r.Context(), sc.user, v.Case.RequestID); err == nil {
-			cv.Thread = t
+	if v.Withheld[cases.ClassTestimony] == "" {
+		// The conversations with the people continue on the case page;
+		// each is read (and audited) by the hotline's own rules.
+		ids, err := s.cfg.Cases.Conversations(r.Context(), sc.user, id)
+		if err != nil {
+			return caseProblem(err)
+		}
+		cv.Form = s.cfg.Intake.Form()
+		for i, rid := range ids {
+			ct := caseThread{N: i + 1, RequestID: rid}
+			t, err := s.cfg.Intake.StaffThread(r.Context(), sc.user, rid)
+			switch {
+			case err == nil:
+				ct.Thread = t
+			case errors.Is(err, intake.ErrForbidden):
+				ct.Forbidden = true
+			default:
+				return err
+			}
+			cv.Threads = append(cv.Threads, ct)
 		}
 	}
 	if cv.Logistics, err = s.cfg.Cases.Logistics(r.Context(), sc.user, id); err != nil {
@@ -347,18 +364,53 @@ func (s *Server) caseNote(w http.ResponseWriter, r *http.Request) error {
 	})
 }
 
+// caseThread is one conversation on the case page.
+type caseThread struct {
+	N         int
+	RequestID string
+	Thread    *intake.Thread
+	Forbidden bool // the hotline's rules do not let the viewer read it
+}
+
 func (s *Server) caseReply(w http.ResponseWriter, r *http.Request) error {
 	sc := staffFrom(r)
-	v, err := s.cfg.Cases.View(r.Context(), sc.user, r.PathValue("id"))
+	ids, err := s.cfg.Cases.Conversations(r.Context(), sc.user, r.PathValue("id"))
 	if err != nil {
 		return caseProblem(err)
 	}
-	if v.Case.RequestID == "" {
+	rid := r.PostForm.Get("request")
+	if rid == "" && len(ids) > 0 {
+		rid = ids[0]
+	}
+	if !slices.Contains(ids, rid) {
 		return errNotFound
 	}
 	return s.caseAction(w, r, func() error {
-		return s.cfg.Intake.Reply(r.Context(), sc.user, v.Case.RequestID, r.PostForm.Get("body"))
+		return s.cfg.Intake.Reply(r.Context(), sc.user, rid, r.PostForm.Get("body"))
 	})
+}
+
+// caseLinkRequest adds a request's conversation to a case, from the case
+// page (field "request") or from the request page (field "case").
+func (s *Server) caseLinkRequest(w http.ResponseWriter, r *http.Request) error {
+	caseID := r.PathValue("id")
+	return s.caseAction(w, r, func() error {
+		return s.cfg.Cases.LinkRequest(r.Context(), staffFrom(r).user, caseID, strings.TrimSpace(r.PostForm.Get("request")))
+	})
+}
+
+func (s *Server) requestLinkCase(w http.ResponseWriter, r *http.Request) error {
+	sc := staffFrom(r)
+	// Reading the request first: only someone who may read it may file it
+	// into a case.
+	if _, err := s.cfg.Intake.StaffThread(r.Context(), sc.user, r.PathValue("id")); err != nil {
+		return err
+	}
+	caseID := strings.TrimSpace(r.PostForm.Get("case"))
+	if err := s.cfg.Cases.LinkRequest(r.Context(), sc.user, caseID, r.PathValue("id")); err != nil {
+		return caseProblem(err)
+	}
+	return seeOther(w, r, "/cases/"+caseID)
 }
 
 func formUserID(r *http.Request) (int64, error) {
