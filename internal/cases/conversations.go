@@ -27,23 +27,9 @@ const (
 // the linked ones in the order they were linked. It needs access to the
 // case's contents.
 func (s *Service) Conversations(ctx context.Context, actor *store.User, caseID string) ([]string, error) {
-	if !validID(caseID) {
-		return nil, fmt.Errorf("%w: %w", ErrNotFound, store.ErrNotFound)
-	}
-	c, err := s.getCase(ctx, s.st, caseID)
+	c, _, err := s.contentAccess(ctx, actor, caseID)
 	if err != nil {
 		return nil, err
-	}
-	if !c.ErasedAt.IsZero() {
-		return nil, ErrErased
-	}
-	how, err := s.accessOf(ctx, s.st, actor, c, s.clock())
-	if err != nil {
-		return nil, err
-	}
-	if how == "" {
-		s.denied(ctx, actor, caseID)
-		return nil, ErrForbidden
 	}
 	return s.conversations(ctx, s.st, c)
 }

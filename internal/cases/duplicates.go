@@ -343,23 +343,9 @@ const maxDuplicates = 50
 // to the case's contents, as for View; only ids and kinds are shown, never
 // anything of the other cases.
 func (s *Service) Duplicates(ctx context.Context, actor *store.User, id string) (*Duplicates, error) {
-	if !validID(id) {
-		return nil, fmt.Errorf("%w: %w", ErrNotFound, store.ErrNotFound)
-	}
-	c, err := s.getCase(ctx, s.st, id)
+	_, _, err := s.contentAccess(ctx, actor, id)
 	if err != nil {
 		return nil, err
-	}
-	if !c.ErasedAt.IsZero() {
-		return nil, ErrErased
-	}
-	how, err := s.accessOf(ctx, s.st, actor, c, s.clock())
-	if err != nil {
-		return nil, err
-	}
-	if how == "" {
-		s.denied(ctx, actor, id)
-		return nil, ErrForbidden
 	}
 	entries, err := s.st.CaseIndex(ctx, id)
 	if err != nil {

@@ -151,25 +151,11 @@ type Work struct {
 // to its contents, audited as case.read_work (a read apart from View, so
 // that neither can be had without a trace).
 func (s *Service) Work(ctx context.Context, actor *store.User, id string) (*Work, error) {
-	if !validID(id) {
-		return nil, fmt.Errorf("%w: %w", ErrNotFound, store.ErrNotFound)
-	}
-	c, err := s.getCase(ctx, s.st, id)
+	c, how, err := s.contentAccess(ctx, actor, id)
 	if err != nil {
 		return nil, err
-	}
-	if !c.ErasedAt.IsZero() {
-		return nil, ErrErased
 	}
 	now := s.clock()
-	how, err := s.accessOf(ctx, s.st, actor, c, now)
-	if err != nil {
-		return nil, err
-	}
-	if how == "" {
-		s.denied(ctx, actor, id)
-		return nil, ErrForbidden
-	}
 	tasks, err := s.st.CaseTasks(ctx, id)
 	if err != nil {
 		return nil, fmt.Errorf("cases: tasks: %w", err)

@@ -600,25 +600,11 @@ type LogisticsView struct {
 // (case.logistics_read) before anything is decrypted, so that every
 // showing of a safe-house address can be traced to one person and time.
 func (s *Service) Logistics(ctx context.Context, actor *store.User, caseID string) (*LogisticsView, error) {
-	if !validID(caseID) {
-		return nil, fmt.Errorf("%w: %w", ErrNotFound, store.ErrNotFound)
-	}
-	c, err := s.getCase(ctx, s.st, caseID)
+	c, _, err := s.contentAccess(ctx, actor, caseID)
 	if err != nil {
 		return nil, err
-	}
-	if !c.ErasedAt.IsZero() {
-		return nil, ErrErased
 	}
 	now := s.clock()
-	how, err := s.accessOf(ctx, s.st, actor, c, now)
-	if err != nil {
-		return nil, err
-	}
-	if how == "" {
-		s.denied(ctx, actor, caseID)
-		return nil, ErrForbidden
-	}
 	v := &LogisticsView{
 		Withheld:          s.pol.withheld(actor.Role, ClassLogistics, c),
 		DocumentsWithheld: s.pol.withheld(actor.Role, ClassIdentity, c),

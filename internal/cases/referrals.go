@@ -609,25 +609,11 @@ type ReferralsView struct {
 // Referrals returns a case's consents and referrals for a viewer with
 // access to its contents, audited as case.read_referrals.
 func (s *Service) Referrals(ctx context.Context, actor *store.User, id string) (*ReferralsView, error) {
-	if !validID(id) {
-		return nil, fmt.Errorf("%w: %w", ErrNotFound, store.ErrNotFound)
-	}
-	c, err := s.getCase(ctx, s.st, id)
+	c, _, err := s.contentAccess(ctx, actor, id)
 	if err != nil {
 		return nil, err
-	}
-	if !c.ErasedAt.IsZero() {
-		return nil, ErrErased
 	}
 	now := s.clock()
-	how, err := s.accessOf(ctx, s.st, actor, c, now)
-	if err != nil {
-		return nil, err
-	}
-	if how == "" {
-		s.denied(ctx, actor, id)
-		return nil, ErrForbidden
-	}
 	consents, err := s.st.CaseConsents(ctx, id)
 	if err != nil {
 		return nil, fmt.Errorf("cases: consents: %w", err)

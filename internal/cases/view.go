@@ -70,25 +70,11 @@ type View struct {
 // is audited as case.read before anything is decrypted; a refusal is
 // audited as case.denied. An erased case gives ErrErased and nothing else.
 func (s *Service) View(ctx context.Context, actor *store.User, id string) (*View, error) {
-	if !validID(id) {
-		return nil, fmt.Errorf("%w: %w", ErrNotFound, store.ErrNotFound)
-	}
-	c, err := s.getCase(ctx, s.st, id)
+	c, how, err := s.contentAccess(ctx, actor, id)
 	if err != nil {
 		return nil, err
-	}
-	if !c.ErasedAt.IsZero() {
-		return nil, ErrErased
 	}
 	now := s.clock()
-	how, err := s.accessOf(ctx, s.st, actor, c, now)
-	if err != nil {
-		return nil, err
-	}
-	if how == "" {
-		s.denied(ctx, actor, id)
-		return nil, ErrForbidden
-	}
 	dk, err := s.dataKey(c)
 	if err != nil {
 		return nil, err
