@@ -478,6 +478,7 @@ func (s *Server) caseErase(w http.ResponseWriter, r *http.Request) error {
 }
 
 type dashboardView struct {
+	Overdue  int // overdue tasks across all cases
 	D        *cases.Dashboard
 	Workflow *cases.Workflow
 	Alerts   []cases.Alert
@@ -497,7 +498,11 @@ func (s *Server) dashboard(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return caseProblem(err)
 	}
-	p.Data = dashboardView{D: d, Workflow: s.cfg.Cases.Workflow(), Alerts: alerts}
+	board, err := s.cfg.Cases.Tasks(r.Context(), staffFrom(r).user)
+	if err != nil {
+		return caseProblem(err)
+	}
+	p.Data = dashboardView{D: d, Workflow: s.cfg.Cases.Workflow(), Alerts: alerts, Overdue: len(board.Overdue)}
 	s.render(w, r, http.StatusOK, "dashboard", p)
 	return nil
 }

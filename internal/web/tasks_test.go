@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -95,6 +96,10 @@ func TestTasksExpensesReportsExports(t *testing.T) {
 	dash := k.get("/dashboard")
 	if dash.status != http.StatusOK || !strings.Contains(dash.body, "Alerts") {
 		t.Errorf("dashboard: %d", dash.status)
+	}
+	// Both tasks above were due in 2020 and are not done.
+	if m := regexp.MustCompile(`Overdue tasks: (\d+)`).FindStringSubmatch(dash.body); m == nil || m[1] == "0" {
+		t.Errorf("dashboard does not count the overdue tasks: %v", m)
 	}
 }
 
