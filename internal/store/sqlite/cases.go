@@ -117,15 +117,8 @@ func (s *DB) ListCases(ctx context.Context, f store.CaseFilter) ([]*store.Case, 
 		return nil, 0, fmt.Errorf("sqlite: list cases: %w", err)
 	}
 	defer rows.Close()
-	var list []*store.Case
-	for rows.Next() {
-		c, err := scanCase(rows)
-		if err != nil {
-			return nil, 0, fmt.Errorf("sqlite: list cases: %w", err)
-		}
-		list = append(list, c)
-	}
-	if err := rows.Err(); err != nil {
+	list, err := collectRows(rows, scanCase)
+	if err != nil {
 		return nil, 0, fmt.Errorf("sqlite: list cases: %w", err)
 	}
 	return list, total, nil

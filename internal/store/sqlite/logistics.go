@@ -91,15 +91,8 @@ func (s *DB) ListHouses(ctx context.Context) ([]*store.House, error) {
 		return nil, fmt.Errorf("sqlite: list houses: %w", err)
 	}
 	defer rows.Close()
-	var list []*store.House
-	for rows.Next() {
-		h, err := scanHouse(rows)
-		if err != nil {
-			return nil, fmt.Errorf("sqlite: list houses: %w", err)
-		}
-		list = append(list, h)
-	}
-	if err := rows.Err(); err != nil {
+	list, err := collectRows(rows, scanHouse)
+	if err != nil {
 		return nil, fmt.Errorf("sqlite: list houses: %w", err)
 	}
 	return list, nil

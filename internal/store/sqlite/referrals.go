@@ -93,15 +93,8 @@ func (s *DB) ListPartners(ctx context.Context) ([]*store.Partner, error) {
 		return nil, fmt.Errorf("sqlite: list partners: %w", err)
 	}
 	defer rows.Close()
-	var list []*store.Partner
-	for rows.Next() {
-		p, err := scanPartner(rows)
-		if err != nil {
-			return nil, fmt.Errorf("sqlite: list partners: %w", err)
-		}
-		list = append(list, p)
-	}
-	if err := rows.Err(); err != nil {
+	list, err := collectRows(rows, scanPartner)
+	if err != nil {
 		return nil, fmt.Errorf("sqlite: list partners: %w", err)
 	}
 	return list, nil

@@ -91,15 +91,8 @@ func (s *DB) ListInbox(ctx context.Context, f store.InboxFilter) ([]*store.Reque
 		return nil, 0, fmt.Errorf("sqlite: list inbox: %w", err)
 	}
 	defer rows.Close()
-	var list []*store.Request
-	for rows.Next() {
-		r, err := scanRequest(rows)
-		if err != nil {
-			return nil, 0, fmt.Errorf("sqlite: list inbox: %w", err)
-		}
-		list = append(list, r)
-	}
-	if err := rows.Err(); err != nil {
+	list, err := collectRows(rows, scanRequest)
+	if err != nil {
 		return nil, 0, fmt.Errorf("sqlite: list inbox: %w", err)
 	}
 	return list, total, nil

@@ -313,3 +313,18 @@ func notFound(err error, what string) error {
 type scanner interface {
 	Scan(dest ...any) error
 }
+
+// collectRows scans every row with scan, the way pgx.CollectRows does for
+// the PostgreSQL store: one loop instead of one per query. It returns nil
+// for no rows.
+func collectRows[T any](rows *sql.Rows, scan func(scanner) (T, error)) ([]T, error) {
+	var list []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		list = append(list, v)
+	}
+	return list, rows.Err()
+}

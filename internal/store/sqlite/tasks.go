@@ -280,15 +280,8 @@ func (s *DB) QuietCases(ctx context.Context, f store.QuietFilter) ([]*store.Case
 		return nil, fmt.Errorf("sqlite: quiet cases: %w", err)
 	}
 	defer rows.Close()
-	var list []*store.Case
-	for rows.Next() {
-		c, err := scanCase(rows)
-		if err != nil {
-			return nil, fmt.Errorf("sqlite: quiet cases: %w", err)
-		}
-		list = append(list, c)
-	}
-	if err := rows.Err(); err != nil {
+	list, err := collectRows(rows, scanCase)
+	if err != nil {
 		return nil, fmt.Errorf("sqlite: quiet cases: %w", err)
 	}
 	return list, nil

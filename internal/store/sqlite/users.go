@@ -80,15 +80,8 @@ func (s *DB) ListUsers(ctx context.Context) ([]*store.User, error) {
 		return nil, fmt.Errorf("sqlite: list users: %w", err)
 	}
 	defer rows.Close()
-	var list []*store.User
-	for rows.Next() {
-		u, err := scanUser(rows)
-		if err != nil {
-			return nil, fmt.Errorf("sqlite: list users: %w", err)
-		}
-		list = append(list, u)
-	}
-	if err := rows.Err(); err != nil {
+	list, err := collectRows(rows, scanUser)
+	if err != nil {
 		return nil, fmt.Errorf("sqlite: list users: %w", err)
 	}
 	return list, nil
