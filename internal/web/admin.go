@@ -137,11 +137,7 @@ func (s *Server) userResetPassword(w http.ResponseWriter, r *http.Request) error
 	if err != nil {
 		return s.userProblem(w, r, err)
 	}
-	u, err := s.cfg.Store.GetUser(r.Context(), id)
-	if err != nil {
-		return err
-	}
-	name, err := s.cfg.Staff.Username(u)
+	name, err := s.usernameOf(r, id)
 	if err != nil {
 		return err
 	}
@@ -157,11 +153,7 @@ func (s *Server) userResetTOTP(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return s.userProblem(w, r, err)
 	}
-	u, err := s.cfg.Store.GetUser(r.Context(), id)
-	if err != nil {
-		return err
-	}
-	name, err := s.cfg.Staff.Username(u)
+	name, err := s.usernameOf(r, id)
 	if err != nil {
 		return err
 	}
@@ -246,4 +238,13 @@ func secretFromURI(uri string) string {
 		return ""
 	}
 	return u.Query().Get("secret")
+}
+
+// usernameOf decrypts a staff member's username for display.
+func (s *Server) usernameOf(r *http.Request, id int64) (string, error) {
+	u, err := s.cfg.Store.GetUser(r.Context(), id)
+	if err != nil {
+		return "", err
+	}
+	return s.cfg.Staff.Username(u)
 }
