@@ -468,7 +468,11 @@ func testCSRFRefused(t *testing.T, srv *server, staff *tab) {
 // browser's cache (the conversation was a POST result).
 func assertBackShowsNothing(t *testing.T, person *tab, secrets ...string) {
 	t.Helper()
-	person.do("quick exit", chromedp.Click(chromedp.CSS("a.exit")))
+	// Wait for the exit page's own response (which ends the session and
+	// clears the cookie) before going Back, as a person would see it.
+	if st := person.submit("a.exit"); st != http.StatusOK {
+		t.Fatalf("quick exit: status %d", st)
+	}
 	for i := range 3 {
 		// Going back to a POST result makes the browser abort the load
 		// (it would have to send the form again): that is the point, so a
