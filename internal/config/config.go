@@ -7,10 +7,13 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"math"
 	"os"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/BurntSushi/toml"
 )
@@ -37,6 +40,15 @@ type Serve struct {
 	TOTPIssuer     string
 	AlertNoContact time.Duration
 	AlertResponse  time.Duration
+
+	// Evidence vault and transparency log.
+	EvidenceMaxSize   Size
+	EvidenceInAppView bool
+	UploadExpiry      time.Duration
+	LogOrigin         string
+	Witnesses         string
+	TSAURL            string
+	TSARoots          string
 }
 
 // Register declares every setting on fs and returns the struct they fill.
@@ -61,6 +73,14 @@ func Register(fs *flag.FlagSet) *Serve {
 	fs.StringVar(&c.LogFormat, "log-format", "text", "text or json")
 	fs.StringVar(&c.DatabaseURL, "database-url", "", "PostgreSQL `URL` (postgres://…); empty uses SQLite in the data directory")
 	fs.StringVar(&c.TOTPIssuer, "totp-issuer", "Corridor", "name authenticator apps show for staff accounts (pick something innocuous where staff phones may be searched)")
+	c.EvidenceMaxSize = 4 << 30
+	fs.Var(&c.EvidenceMaxSize, "evidence-max-size", "largest evidence file accepted (`size`, e.g. 4GiB, 500MiB)")
+	fs.BoolVar(&c.EvidenceInAppView, "evidence-in-app-view", true, "also seal evidence to the vault's own key so staff can view working copies in the staff site (false: only custodians' offline keys open items)")
+	fs.DurationVar(&c.UploadExpiry, "upload-expiry", 24*time.Hour, "delete unfinished resumable uploads after this long")
+	fs.StringVar(&c.LogOrigin, "log-origin", "", "origin line of the transparency log's checkpoints, e.g. evidence.example.org/log (empty: corridor.invalid/ followed by this installation's log key hash)")
+	fs.StringVar(&c.Witnesses, "witnesses", "", "TOML `file` listing the transparency log's witnesses and how many must cosign")
+	fs.StringVar(&c.TSAURL, "tsa-url", "", "RFC 3161 timestamp authority `URL` that timestamps each checkpoint (empty: no timestamps)")
+	fs.StringVar(&c.TSARoots, "tsa-roots", "", "PEM `file` of the timestamp authority's root certificates, to check each token on receipt")
 	fs.StringVar(&c.PassphraseFile, "passphrase-file", "", "read the unseal passphrase from this `file` and unseal at start (env CORRIDOR_PASSPHRASE_FILE)")
 	return c
 }
@@ -173,8 +193,55 @@ func (c *Serve) Check() error {
 	if strings.TrimSpace(c.TOTPIssuer) == "" || strings.Contains(c.TOTPIssuer, ":") {
 		errs = append(errs, errors.New("--totp-issuer must be non-empty and contain no colon"))
 	}
+	if c.EvidenceMaxSize <= 0 {
+		errs = append(errs, errors.New("--evidence-max-size must be positive"))
+	}
+	if c.UploadExpiry <= 0 {
+		errs = append(errs, errors.New("--upload-expiry must be positive"))
+	}
+	if c.TSAURL != "" && !strings.HasPrefix(c.TSAURL, "http://") && !strings.HasPrefix(c.TSAURL, "https://") {
+		errs = append(errs, errors.New("--tsa-url must be an http:// or https:// URL"))
+	}
+	if c.LogOrigin != "" && (strings.ContainsAny(c.LogOrigin, " \n\t+") || !utf8.ValidString(c.LogOrigin)) {
+		errs = append(errs, errors.New("--log-origin must be one word with no spaces or '+'"))
+	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		errs = append(errs, fmt.Errorf("--log-format must be text or json"))
 	}
 	return errors.Join(errs...)
+}
+
+// Size is a byte count written with an optional binary unit: 4GiB,
+// 500MiB, 64KiB or a plain number of bytes.
+type Size int64
+
+var sizeUnits = []struct {
+	suffix string
+	mult   int64
+}{{"TiB", 1 << 40}, {"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}, {"B", 1}}
+
+func (s *Size) String() string {
+	for _, u := range sizeUnits {
+		if *s != 0 && int64(*s)%u.mult == 0 {
+			return strconv.FormatInt(int64(*s)/u.mult, 10) + u.suffix
+		}
+	}
+	return strconv.FormatInt(int64(*s), 10)
+}
+
+func (s *Size) Set(v string) error {
+	v = strings.TrimSpace(v)
+	mult := int64(1)
+	for _, u := range sizeUnits {
+		if strings.HasSuffix(v, u.suffix) {
+			v, mult = strings.TrimSpace(strings.TrimSuffix(v, u.suffix)), u.mult
+			break
+		}
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n < 0 || n > math.MaxInt64/mult {
+		return fmt.Errorf("%q is not a size (use e.g. 4GiB, 500MiB or a number of bytes)", v)
+	}
+	*s = Size(n * mult)
+	return nil
 }

@@ -79,10 +79,39 @@ func TestErrors(t *testing.T) {
 		{[]string{"--receipt", "emoji"}, nil, "digits or words"},
 		{[]string{"--onion-location", "abc.onion"}, nil, "onion-location"},
 		{[]string{"--log-level", "loud"}, nil, "log-level"},
+		{[]string{"--evidence-max-size", "lots"}, nil, "not a size"},
+		{[]string{"--evidence-max-size", "0"}, nil, "must be positive"},
+		{[]string{"--evidence-max-size", "9999999TiB"}, nil, "not a size"},
+		{[]string{"--tsa-url", "tsa.example"}, nil, "tsa-url"},
+		{[]string{"--log-origin", "two words"}, nil, "log-origin"},
 	} {
 		_, err := parse(t, tc.args, tc.env)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%v %v: err = %v, want %q", tc.args, tc.env, err, tc.want)
 		}
+	}
+}
+
+func TestSize(t *testing.T) {
+	for in, want := range map[string]Size{"4GiB": 4 << 30, "500MiB": 500 << 20, "64 KiB": 64 << 10, "123": 123, "7B": 7} {
+		var s Size
+		if err := s.Set(in); err != nil || s != want {
+			t.Errorf("Set(%q) = %d, %v; want %d", in, s, err, want)
+		}
+	}
+	c, err := parse(t, []string{"--evidence-max-size", "2GiB"}, nil)
+	if err != nil || c.EvidenceMaxSize != 2<<30 {
+		t.Fatalf("flag: %v %v", c, err)
+	}
+	if got := c.EvidenceMaxSize.String(); got != "2GiB" {
+		t.Errorf("String = %q", got)
+	}
+	c, err = parse(t, nil, map[string]string{"CORRIDOR_EVIDENCE_MAX_SIZE": "1MiB"})
+	if err != nil || c.EvidenceMaxSize != 1<<20 {
+		t.Fatalf("env: %v %v", c, err)
+	}
+	c, err = parse(t, nil, nil)
+	if err != nil || c.EvidenceMaxSize != 4<<30 || !c.EvidenceInAppView {
+		t.Fatalf("defaults: %+v %v", c, err)
 	}
 }
