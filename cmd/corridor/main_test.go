@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -58,6 +59,22 @@ func TestScripts(t *testing.T) {
 				case !neg:
 					ts.Check(err)
 				}
+			},
+			// envline VAR N: set VAR to line N (from 1) of the last
+			// command's standard output (an id a command printed).
+			"envline": func(ts *testscript.TestScript, neg bool, args []string) {
+				if len(args) != 2 {
+					ts.Fatalf("usage: envline VAR N")
+				}
+				var n int
+				if _, err := fmt.Sscan(args[1], &n); err != nil || n < 1 {
+					ts.Fatalf("envline: bad line number %q", args[1])
+				}
+				lines := strings.Split(strings.TrimRight(ts.ReadFile("stdout"), "\n"), "\n")
+				if n > len(lines) {
+					ts.Fatalf("envline: stdout has %d lines", len(lines))
+				}
+				ts.Setenv(args[0], strings.TrimSpace(lines[n-1]))
 			},
 			// totp URIFILE: print the current code for the otpauth URI in a
 			// JSON file written by corridor init/user add --json.

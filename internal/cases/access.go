@@ -212,3 +212,20 @@ func (s *Service) accessOf(ctx context.Context, st store.Store, actor *store.Use
 	}
 	return "", nil
 }
+
+// CheckContent reports whether actor may read the contents of one
+// sensitivity class of case id, for material that other packages keep
+// about a case under that class (evidence is testimony): nil if so;
+// ErrNotFound, ErrErased, or ErrForbidden (audited as case.denied, as
+// contentAccess does) if not.
+func (s *Service) CheckContent(ctx context.Context, actor *store.User, id, class string) error {
+	c, _, err := s.contentAccess(ctx, actor, id)
+	if err != nil {
+		return err
+	}
+	if s.pol.withheld(actor.Role, class, c) != "" {
+		s.denied(ctx, actor, id)
+		return ErrForbidden
+	}
+	return nil
+}

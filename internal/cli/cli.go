@@ -39,6 +39,10 @@ func commands() map[string]command {
 		"audit":   {"check the audit log: audit verify", auditCmd},
 		"demo":    {"fill an initialised data directory with synthetic demo cases", demoCmd},
 		"version": {"print the version", versionCmd},
+
+		// The evidence vault (evidence.go).
+		"evidence":  {"evidence vault: import FILE... (works sealed), open ID with a custodian's identity", evidenceCmd},
+		"custodian": {"evidence custodians: add, list, disable", custodianCmd},
 	}
 }
 

@@ -30,7 +30,23 @@ const (
 	metaReceiptKDF      = "keys.receipt_kdf"
 	metaIntakeRecipient = "keys.intake_recipient"
 	metaIntakeIdentity  = "keys.intake_identity"
+	// The evidence key pair: the recipient in clear, so that evidence can
+	// be sealed while the vault is sealed; the identity wrapped like the
+	// intake identity. Installations from before evidence existed have
+	// neither until their first unseal.
+	metaEvidenceRecipient = "keys.evidence_recipient"
+	metaEvidenceIdentity  = "keys.evidence_identity"
 )
+
+// PurposeLogSigning derives the seed of the transparency log's Ed25519
+// signing key. It is fixed forever, like the labels in crypto.go: a new
+// label would be a new log key.
+const PurposeLogSigning = "corridor/v1/log-signing"
+
+// ErrNoEvidenceKey reports an installation that has no evidence key pair
+// yet: it was initialised before evidence existed and has not been
+// unsealed since.
+var ErrNoEvidenceKey = errors.New("keys: no evidence key yet (unseal once to create it)")
 
 // wrappedRoot is the root key as stored: encrypted under
 // argon2id(passphrase, Salt) with the stored parameters.
@@ -80,6 +96,7 @@ type Vault struct {
 
 	// Public parts, loaded by Open; needed while sealed.
 	recipient   *age.X25519Recipient
+	evidenceTo  *age.X25519Recipient // nil until the evidence key exists
 	installSalt []byte
 	receiptKDF  KDFParams
 	initialised bool
@@ -88,6 +105,7 @@ type Vault struct {
 	root     []byte
 	subkeys  map[string][]byte
 	intake   *age.X25519Identity
+	evidence *age.X25519Identity
 	dataKeys map[string][]byte
 	lastUsed time.Time
 	onSeal   []func()
@@ -135,9 +153,18 @@ func (v *Vault) load(ctx context.Context) error {
 	if err := p.Validate(); err != nil {
 		return err
 	}
+	var ev *age.X25519Recipient
+	if text, err := v.meta.GetMeta(ctx, metaEvidenceRecipient); err == nil {
+		if ev, err = age.ParseX25519Recipient(string(text)); err != nil {
+			return fmt.Errorf("keys: evidence recipient: %w", err)
+		}
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("keys: evidence recipient: %w", err)
+	}
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	v.recipient, v.installSalt, v.receiptKDF, v.initialised = r, salt, p, true
+	v.evidenceTo = ev
 	return nil
 }
 
@@ -149,7 +176,8 @@ func (v *Vault) Initialised() bool {
 }
 
 // Initialise creates the key hierarchy: a random root key wrapped by the
-// passphrase, the installation salt and the intake key pair. meta should
+// passphrase, the installation salt, the intake and the evidence key
+// pairs. meta should
 // be a transaction so a crash leaves either everything or nothing. The
 // vault is left unsealed.
 func (v *Vault) Initialise(ctx context.Context, meta MetaStore, passphrase []byte, rootKDF, receiptKDF KDFParams) error {
@@ -172,6 +200,10 @@ func (v *Vault) Initialise(ctx context.Context, meta MetaStore, passphrase []byt
 	if err != nil {
 		return err
 	}
+	ev, sealedEv, err := newEvidenceIdentity(root)
+	if err != nil {
+		return err
+	}
 	salt := make([]byte, 16)
 	if _, err := io.ReadFull(rand.Reader, salt); err != nil {
 		return fmt.Errorf("keys: salt: %w", err)
@@ -189,6 +221,8 @@ func (v *Vault) Initialise(ctx context.Context, meta MetaStore, passphrase []byt
 	}{
 		{metaIntakeRecipient, []byte(id.Recipient().String())},
 		{metaIntakeIdentity, sealedID},
+		{metaEvidenceRecipient, []byte(ev.Recipient().String())},
+		{metaEvidenceIdentity, sealedEv},
 		{metaInstallSalt, salt},
 		{metaReceiptKDF, kdf},
 	} {
@@ -198,9 +232,74 @@ func (v *Vault) Initialise(ctx context.Context, meta MetaStore, passphrase []byt
 	}
 	v.mu.Lock()
 	v.recipient, v.installSalt, v.receiptKDF, v.initialised = id.Recipient(), salt, receiptKDF, true
+	v.evidenceTo = ev.Recipient()
 	v.mu.Unlock()
-	v.setUnsealed(root, id)
+	v.setUnsealed(root, id, ev)
 	return nil
+}
+
+// newEvidenceIdentity makes an evidence key pair and returns it with the
+// identity wrapped by the root key's wrapping subkey.
+func newEvidenceIdentity(root []byte) (*age.X25519Identity, []byte, error) {
+	id, err := age.GenerateX25519Identity()
+	if err != nil {
+		return nil, nil, fmt.Errorf("keys: evidence identity: %w", err)
+	}
+	sealed, err := Encrypt(Subkey(root, PurposeWrap), []byte(id.String()), "evidence-identity")
+	if err != nil {
+		return nil, nil, err
+	}
+	return id, sealed, nil
+}
+
+// openEvidenceIdentity unwraps the evidence identity, creating it first if
+// the installation has none. Creation goes through CreateMeta, so that two
+// processes unsealing at once agree on one key: the loser of the race
+// reads the winner's. The clear recipient is written after the identity
+// and checked against it on every unseal, so a crash between the two
+// writes is repaired by the next unseal.
+func (v *Vault) openEvidenceIdentity(ctx context.Context, root []byte) (*age.X25519Identity, error) {
+	sealed, err := v.meta.GetMeta(ctx, metaEvidenceIdentity)
+	if errors.Is(err, store.ErrNotFound) {
+		_, fresh, ferr := newEvidenceIdentity(root)
+		if ferr != nil {
+			return nil, ferr
+		}
+		if err := v.meta.CreateMeta(ctx, metaEvidenceIdentity, fresh); err != nil && !errors.Is(err, store.ErrConflict) {
+			return nil, fmt.Errorf("keys: store evidence identity: %w", err)
+		}
+		sealed, err = v.meta.GetMeta(ctx, metaEvidenceIdentity)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("keys: evidence identity: %w", err)
+	}
+	text, err := Decrypt(Subkey(root, PurposeWrap), sealed, "evidence-identity")
+	if err != nil {
+		return nil, fmt.Errorf("keys: evidence identity: %w", err)
+	}
+	id, err := age.ParseX25519Identity(string(text))
+	Wipe(text)
+	if err != nil {
+		return nil, fmt.Errorf("keys: evidence identity: %w", err)
+	}
+	want := id.Recipient().String()
+	stored, err := v.meta.GetMeta(ctx, metaEvidenceRecipient)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		if err := v.meta.SetMeta(ctx, metaEvidenceRecipient, []byte(want)); err != nil {
+			return nil, fmt.Errorf("keys: store evidence recipient: %w", err)
+		}
+	case err != nil:
+		return nil, fmt.Errorf("keys: evidence recipient: %w", err)
+	case string(stored) != want:
+		// Someone replaced the clear recipient: evidence sealed to it
+		// would be readable by them and not by this vault.
+		return nil, errors.New("keys: the stored evidence recipient does not match the evidence identity")
+	}
+	v.mu.Lock()
+	v.evidenceTo = id.Recipient()
+	v.mu.Unlock()
+	return id, nil
 }
 
 // Abandon forgets an initialisation whose transaction did not commit, so
@@ -209,7 +308,7 @@ func (v *Vault) Abandon() {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	v.wipeLocked()
-	v.recipient, v.installSalt, v.initialised = nil, nil, false
+	v.recipient, v.evidenceTo, v.installSalt, v.initialised = nil, nil, nil, false
 }
 
 // Unseal unwraps the root key with the passphrase and keeps it in memory.
@@ -243,16 +342,22 @@ func (v *Vault) Unseal(ctx context.Context, passphrase []byte) error {
 		Wipe(root)
 		return fmt.Errorf("keys: intake identity: %w", err)
 	}
-	v.setUnsealed(root, id)
+	ev, err := v.openEvidenceIdentity(ctx, root)
+	if err != nil {
+		Wipe(root)
+		return err
+	}
+	v.setUnsealed(root, id, ev)
 	return nil
 }
 
-func (v *Vault) setUnsealed(root []byte, id *age.X25519Identity) {
+func (v *Vault) setUnsealed(root []byte, id, evidence *age.X25519Identity) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	v.wipeLocked()
 	v.root = root
 	v.intake = id
+	v.evidence = evidence
 	v.subkeys = map[string][]byte{}
 	for _, p := range []string{PurposeWrap, PurposeBlindIndex, PurposeStaff, PurposeSession} {
 		v.subkeys[p] = Subkey(root, p)
@@ -289,7 +394,7 @@ func (v *Vault) wipeLocked() {
 	for _, k := range v.dataKeys {
 		Wipe(k)
 	}
-	v.root, v.subkeys, v.dataKeys, v.intake = nil, nil, nil, nil
+	v.root, v.subkeys, v.dataKeys, v.intake, v.evidence = nil, nil, nil, nil, nil
 }
 
 // Sealed reports whether the root key is absent from memory.
@@ -372,6 +477,45 @@ func (v *Vault) IntakeRecipient() (age.Recipient, error) {
 		return nil, ErrNotInitialised
 	}
 	return v.recipient, nil
+}
+
+// EvidenceRecipient is the vault's own public key that evidence is sealed
+// to when in-app viewing is allowed; available while sealed.
+// ErrNotInitialised before initialisation, ErrNoEvidenceKey on an older
+// installation not unsealed since it gained evidence.
+func (v *Vault) EvidenceRecipient() (age.Recipient, error) {
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	switch {
+	case !v.initialised:
+		return nil, ErrNotInitialised
+	case v.evidenceTo == nil:
+		return nil, ErrNoEvidenceKey
+	}
+	return v.evidenceTo, nil
+}
+
+// EvidenceIdentity is the private half of EvidenceRecipient, held only
+// while unsealed (ErrSealed otherwise).
+func (v *Vault) EvidenceIdentity() (age.Identity, error) {
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	if v.evidence == nil {
+		return nil, ErrSealed
+	}
+	return v.evidence, nil
+}
+
+// LogSeed returns the 32-byte seed of the transparency log's signing key,
+// derived from the root key (so a seized, sealed server cannot sign
+// checkpoints). The caller should Wipe it once the signer is made.
+func (v *Vault) LogSeed() ([]byte, error) {
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	if v.root == nil {
+		return nil, ErrSealed
+	}
+	return Subkey(v.root, PurposeLogSigning), nil
 }
 
 // Person derives a person's keys from a normalised receipt. It is

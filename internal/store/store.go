@@ -211,6 +211,7 @@ type Store interface {
 	Referrals
 	Tasks
 	Logistics
+	Evidence
 	Index
 	Users
 	Sessions

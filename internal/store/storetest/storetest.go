@@ -62,6 +62,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Tasks", taskTests},
 		{"Referrals", referralTests},
 		{"Logistics", logisticsTests},
+		{"Evidence", evidenceTests},
 		{"Index", indexTests},
 		{"Tx", txTests},
 		{"Values", valueTests},
