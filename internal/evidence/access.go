@@ -239,7 +239,7 @@ func (s *Service) record(ctx context.Context, it *store.EvidenceItem, typ EventT
 	} else if err != nil {
 		return err
 	}
-	return s.st.Tx(ctx, func(tx store.Store) error {
+	return s.tx(ctx, func(tx store.Store) error {
 		cur, err := tx.GetEvidence(ctx, it.ID)
 		if err != nil {
 			return fmt.Errorf("evidence: %w", err)
@@ -349,7 +349,7 @@ func (s *Service) makeWorkingCopy(ctx context.Context, actor *store.User, it *st
 		return nil, fmt.Errorf("evidence: %w", err)
 	}
 	wc := &store.WorkingCopy{ItemID: it.ID, BlobID: blobID, Info: info, CreatedAt: s.now()}
-	err = s.st.Tx(ctx, func(tx store.Store) error {
+	err = s.tx(ctx, func(tx store.Store) error {
 		if err := tx.AddWorkingCopy(ctx, wc); err != nil {
 			return err
 		}
@@ -471,7 +471,7 @@ func (s *Service) SetConsent(ctx context.Context, actor *store.User, id, consent
 	} else if err != nil {
 		return err
 	}
-	err = s.st.Tx(ctx, func(tx store.Store) error {
+	err = s.tx(ctx, func(tx store.Store) error {
 		if err := tx.SetEvidenceConsent(ctx, id, consent); err != nil {
 			return err
 		}
@@ -514,7 +514,7 @@ func (s *Service) destroy(ctx context.Context, it *store.EvidenceItem, actor str
 		return err
 	}
 	var blobs []string
-	err = s.st.Tx(ctx, func(tx store.Store) error {
+	err = s.tx(ctx, func(tx store.Store) error {
 		var err error
 		if blobs, err = tx.DestroyEvidence(ctx, it.ID, s.now()); err != nil {
 			return err

@@ -75,6 +75,10 @@ type Config struct {
 	CustodianOnly bool
 	// Now is the clock (nil: time.Now).
 	Now func() time.Time
+	// Logged, if set, is called after every committed change that wrote a
+	// custody event to the outbox, so the log's sequencer integrates it
+	// now rather than at its next poll. It must not block.
+	Logged func()
 }
 
 // Service is the evidence vault's domain logic.
@@ -99,6 +103,18 @@ func New(st store.Store, v *keys.Vault, a *audit.Log, blobs blob.Store, ca CaseA
 		a = audit.New(st, cfg.Now)
 	}
 	return &Service{st: st, vault: v, audit: a, blobs: blobs, cases: ca, cfg: cfg}
+}
+
+// tx runs fn in a store transaction that writes custody events, then
+// tells the sequencer.
+func (s *Service) tx(ctx context.Context, fn func(tx store.Store) error) error {
+	if err := s.st.Tx(ctx, fn); err != nil {
+		return err
+	}
+	if s.cfg.Logged != nil {
+		s.cfg.Logged()
+	}
+	return nil
 }
 
 // MaxSize is the size limit in force.

@@ -108,7 +108,7 @@ func (s *Service) ingest(ctx context.Context, source, actor string, auditActor i
 	}
 	it := &store.EvidenceItem{ID: id, CaseID: in.CaseID, RequestID: in.RequestID, BlobID: blobID, Record: sealed,
 		Commitment: commitment[:], Consent: store.ConsentNone, CreatedAt: now}
-	err = s.st.Tx(ctx, func(tx store.Store) error {
+	err = s.tx(ctx, func(tx store.Store) error {
 		if err := tx.CreateEvidence(ctx, it); err != nil {
 			return err
 		}
