@@ -125,9 +125,10 @@ func keyPair(origin string, seed []byte) (skey, vkey string, err error) {
 	if err != nil {
 		return "", "", fmt.Errorf("translog: origin %q: %w", origin, err)
 	}
-	// vkey is name+hash+key; the private key reuses name and hash.
-	parts := strings.Split(vkey, "+")
-	hash := parts[len(parts)-2]
+	// vkey is name+hash+key; the private key reuses name and hash. A name
+	// holds no '+', but the base64 key may, so split off the first two.
+	parts := strings.SplitN(vkey, "+", 3)
+	hash := parts[1]
 	const algEd25519 = 1
 	skey = "PRIVATE+KEY+" + origin + "+" + hash + "+" +
 		base64.StdEncoding.EncodeToString(append([]byte{algEd25519}, seed...))
