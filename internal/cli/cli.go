@@ -38,6 +38,7 @@ func commands() map[string]command {
 		"user":    {"manage staff accounts: add, list, disable, enable, reset-password, reset-totp", userCmd},
 		"audit":   {"check the audit log: audit verify", auditCmd},
 		"demo":    {"fill an initialised data directory with synthetic demo cases", demoCmd},
+		"stats":   {"publish a release of public statistics: stats publish", statsCmd},
 		"version": {"print the version", versionCmd},
 
 		// The evidence vault (evidence.go).

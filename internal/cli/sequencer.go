@@ -21,6 +21,9 @@ import (
 // LogName is the transparency log's directory inside the data directory.
 const LogName = "log"
 
+// UploadsName is the directory of staged resumable uploads (encrypted).
+const UploadsName = "uploads"
+
 // metaLogOrigin pins the log's origin line: witnesses remember it, so a
 // changed --log-origin on an existing log is refused rather than silently
 // starting a second, unrelated log in the same directory.
@@ -186,6 +189,18 @@ func (q *sequencer) Handler() http.Handler {
 		w.Header().Set("Retry-After", "60")
 		http.Error(w, "the log is not being served right now", http.StatusServiceUnavailable)
 	})
+}
+
+// errLogClosed answers proof requests while the server is sealed.
+var errLogClosed = errors.New("the transparency log is closed while the server is sealed")
+
+// Proof returns the offline receipt (tlog-proof) of the entry at index.
+func (q *sequencer) Proof(ctx context.Context, index uint64) ([]byte, error) {
+	l := q.current.Load()
+	if l == nil {
+		return nil, errLogClosed
+	}
+	return l.Proof(ctx, index)
 }
 
 // Run loops until ctx is done.

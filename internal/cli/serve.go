@@ -11,12 +11,15 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 	"time"
 
+	"github.com/corridor-org/corridor/internal/blob"
 	"github.com/corridor-org/corridor/internal/cases"
 	"github.com/corridor-org/corridor/internal/config"
 	"github.com/corridor-org/corridor/internal/control"
+	"github.com/corridor-org/corridor/internal/evidence"
 	"github.com/corridor-org/corridor/internal/i18n"
 	"github.com/corridor-org/corridor/internal/intake"
 	"github.com/corridor-org/corridor/internal/keys"
@@ -24,7 +27,10 @@ import (
 	"github.com/corridor-org/corridor/internal/ratelimit"
 	"github.com/corridor-org/corridor/internal/receipt"
 	"github.com/corridor-org/corridor/internal/staff"
+	"github.com/corridor-org/corridor/internal/stats"
+	"github.com/corridor-org/corridor/internal/upload"
 	"github.com/corridor-org/corridor/internal/web"
+	"k8s.io/klog/v2"
 )
 
 func serve(ctx context.Context, env *Env, args []string) error {
@@ -44,6 +50,9 @@ func serve(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	logger := logging.New(env.Stderr, level, cfg.LogFormat == "json")
+	// tessera (the log's storage) reports through klog; send that through
+	// the same redacting logger instead of straight to standard error.
+	klog.SetSlogLogger(logger)
 
 	form := intake.DefaultForm()
 	if cfg.Form != "" {
@@ -110,11 +119,45 @@ func serve(ctx context.Context, env *Env, args []string) error {
 	kdfGate := ratelimit.NewGate(2)
 	in := intake.New(a.st, a.vault, a.audit, intake.Config{Form: form, ReceiptKind: kind, KDFGate: kdfGate})
 	cs := cases.New(a.st, a.vault, a.audit, workflow, cases.DefaultPolicy(), time.Now)
+
+	statsCfg := stats.DefaultConfig()
+	if cfg.Stats != "" {
+		data, err := os.ReadFile(cfg.Stats)
+		if err != nil {
+			return fmt.Errorf("statistics configuration: %w", err)
+		}
+		if statsCfg, err = stats.ParseConfig(data); err != nil {
+			return err
+		}
+	}
+	statsSvc, err := stats.New(a.st, a.vault, a.audit, cs, statsCfg, time.Now)
+	if err != nil {
+		return err
+	}
+
+	logSet, err := readLogSettings(cfg.LogOrigin, cfg.Witnesses, cfg.TSAURL, cfg.TSARoots, logger)
+	if err != nil {
+		return err
+	}
+	seq := newSequencer(a, logSet, logger)
+	blobs, err := blob.NewFS(filepath.Join(a.dir, BlobsName))
+	if err != nil {
+		return err
+	}
+	ev := evidence.New(a.st, a.vault, a.audit, blobs, cs, evidence.Config{
+		MaxSize: int64(cfg.EvidenceMaxSize), CustodianOnly: !cfg.EvidenceInAppView, Logged: seq.Poke,
+	})
+	uploads, err := upload.New(filepath.Join(a.dir, UploadsName), vaultKeyring{a.vault},
+		upload.Options{MaxSize: int64(cfg.EvidenceMaxSize), Expiry: cfg.UploadExpiry})
+	if err != nil {
+		return err
+	}
 	srv, err := web.New(web.Config{
 		Store: a.st, Vault: a.vault, Staff: a.staff, Intake: in, Cases: cs, Audit: a.audit, Catalogue: cat, Logger: logger,
 		SecureCookies: cfg.SecureCookies, OnionLocation: cfg.OnionLocation, QuickExitURL: cfg.QuickExitURL,
 		PersonSessionIdle: cfg.PersonIdle, KDFGate: kdfGate, ReceiptKind: kind,
-		Alerts: cases.AlertConfig{NoContact: cfg.AlertNoContact, Response: cfg.AlertResponse},
+		Alerts:   cases.AlertConfig{NoContact: cfg.AlertNoContact, Response: cfg.AlertResponse},
+		Evidence: ev, Uploads: uploads, Log: seq.Handler(), Proofs: seq, Stats: statsSvc,
 	})
 	if err != nil {
 		return err
@@ -155,6 +198,8 @@ func serve(ctx context.Context, env *Env, args []string) error {
 		go func() { errc <- servers[i].Serve(ln) }()
 	}
 	go maintenance(ctx, a, cs, cfg.AutoSeal, logger)
+	go sweeper(ctx, ev, uploads, logger)
+	go seq.Run(ctx)
 	logger.Info("serving", "event", "start")
 
 	select {
@@ -216,6 +261,40 @@ func maintenance(ctx context.Context, a *app, cs *cases.Service, autoSeal time.D
 			logger.Debug("idle sessions removed", "count", n)
 		}
 	}
+}
+
+// sweeper removes, hourly, what interrupted work left behind: evidence
+// blobs no record refers to (a crash between the blob's rename and the
+// database commit) and resumable uploads past their expiry.
+func sweeper(ctx context.Context, ev *evidence.Service, uploads *upload.Store, logger *slog.Logger) {
+	for {
+		if n, err := ev.SweepBlobs(ctx, time.Now().Add(-time.Hour)); err != nil {
+			logger.Error("evidence sweep failed", "event", "sweep", "err", err)
+		} else if n > 0 {
+			logger.Info("unreferenced evidence blobs removed", "event", "sweep", "count", n)
+		}
+		if n, err := uploads.Sweep(ctx); err != nil {
+			logger.Error("upload sweep failed", "event", "sweep", "err", err)
+		} else if n > 0 {
+			logger.Info("expired uploads removed", "event", "sweep", "count", n)
+		}
+		sleep(ctx, time.Hour)
+		if ctx.Err() != nil {
+			return
+		}
+	}
+}
+
+// vaultKeyring wraps resumable uploads' data keys with the vault, so
+// staged uploads stay unreadable at rest and resume only while unsealed.
+type vaultKeyring struct{ v *keys.Vault }
+
+func (k vaultKeyring) Wrap(id string, dk []byte) ([]byte, error) {
+	return k.v.WrapDataKey("upload/"+id, dk)
+}
+
+func (k vaultKeyring) Unwrap(id string, wrapped []byte) ([]byte, error) {
+	return k.v.UnwrapDataKey("upload/"+id, wrapped)
 }
 
 type controlHandler struct{ a *app }

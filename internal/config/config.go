@@ -49,6 +49,9 @@ type Serve struct {
 	Witnesses         string
 	TSAURL            string
 	TSARoots          string
+
+	// Public statistics.
+	Stats string
 }
 
 // Register declares every setting on fs and returns the struct they fill.
@@ -81,6 +84,7 @@ func Register(fs *flag.FlagSet) *Serve {
 	fs.StringVar(&c.Witnesses, "witnesses", "", "TOML `file` listing the transparency log's witnesses and how many must cosign")
 	fs.StringVar(&c.TSAURL, "tsa-url", "", "RFC 3161 timestamp authority `URL` that timestamps each checkpoint (empty: no timestamps)")
 	fs.StringVar(&c.TSARoots, "tsa-roots", "", "PEM `file` of the timestamp authority's root certificates, to check each token on receipt")
+	fs.StringVar(&c.Stats, "stats", "", "statistics definition `file` (TOML: violation types, perpetrators, regions, threshold, noise); empty uses the built-in one")
 	fs.StringVar(&c.PassphraseFile, "passphrase-file", "", "read the unseal passphrase from this `file` and unseal at start (env CORRIDOR_PASSPHRASE_FILE)")
 	return c
 }

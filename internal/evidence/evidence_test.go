@@ -17,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"testing/iotest"
 	"time"
 
 	"filippo.io/age"
@@ -625,5 +626,19 @@ func TestCustodians(t *testing.T) {
 	_, err = evidence.ParseIdentities(strings.NewReader("AGE-SECRET-KEY-1NOTAKEY\n"), nil)
 	if err == nil || strings.Contains(err.Error(), "NOTAKEY") {
 		t.Fatalf("bad identity file: %v (must not echo the line)", err)
+	}
+}
+
+// TestTruncatedSourceRefused: a source that ends with io.ErrUnexpectedEOF
+// (a multipart part or body cut short) is refused, never stored as whole.
+func TestTruncatedSourceRefused(t *testing.T) {
+	f := newFixture(t, fixtureOpts{})
+	r := io.MultiReader(strings.NewReader(strings.Repeat("x", 5000)), iotest.ErrReader(io.ErrUnexpectedEOF))
+	if _, err := f.svc.IngestStaff(f.ctx, f.cw, evidence.Input{CaseID: f.caseID, Filename: "cut.bin"}, r); err == nil {
+		t.Fatal("a truncated upload was stored")
+	}
+	items, err := f.st.ListEvidence(f.ctx, store.EvidenceFilter{CaseID: f.caseID})
+	if err != nil || len(items) != 0 {
+		t.Fatalf("items after a truncated upload: %d, %v", len(items), err)
 	}
 }

@@ -185,7 +185,7 @@ func seal(ctx context.Context, w io.Writer, r io.Reader, recips []age.Recipient,
 			return res, err
 		}
 		buf := <-free
-		n, rerr := io.ReadFull(r, buf)
+		n, rerr := fill(r, buf)
 		if n > 0 {
 			res.size += int64(n)
 			if res.size > limit {
@@ -201,7 +201,7 @@ func seal(ctx context.Context, w io.Writer, r io.Reader, recips []age.Recipient,
 		} else {
 			free <- buf
 		}
-		if rerr == io.EOF || rerr == io.ErrUnexpectedEOF {
+		if rerr == io.EOF {
 			break
 		}
 		if rerr != nil {
@@ -213,6 +213,22 @@ func seal(ctx context.Context, w io.Writer, r io.Reader, recips []age.Recipient,
 	}
 	stop()
 	return res, nil
+}
+
+// fill reads into buf until it is full or r fails. Unlike io.ReadFull it
+// returns io.EOF only for a clean end of r: a source that itself reports
+// io.ErrUnexpectedEOF (a multipart part or request body cut short) is a
+// truncated upload, never a complete item.
+func fill(r io.Reader, buf []byte) (int, error) {
+	n := 0
+	for n < len(buf) {
+		m, err := r.Read(buf[n:])
+		n += m
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
 }
 
 // SweepBlobs removes blobs last written before olderThan that no item or

@@ -212,6 +212,7 @@ type Store interface {
 	Tasks
 	Logistics
 	Evidence
+	Stats
 	Index
 	Users
 	Sessions

@@ -159,6 +159,7 @@ type caseView struct {
 	Work       *cases.Work    // tasks and expenses
 	Categories []string
 	Referrals  *cases.ReferralsView // consents and referrals
+	Evidence   *caseEvidence        // nil: not shown (evidence.go)
 }
 
 func (s *Server) caseView(w http.ResponseWriter, r *http.Request) error {
@@ -246,6 +247,9 @@ func (s *Server) showCase(w http.ResponseWriter, r *http.Request, status int, pr
 				return err
 			}
 			cv.Threads = append(cv.Threads, ct)
+		}
+		if cv.Evidence, err = s.caseEvidence(r, sc.user, id, ids); err != nil {
+			return evidenceProblem(err)
 		}
 	}
 	if cv.Logistics, err = s.cfg.Cases.Logistics(r.Context(), sc.user, id); err != nil {

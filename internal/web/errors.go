@@ -86,6 +86,10 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 	return w.ResponseWriter.Write(b)
 }
 
+// Unwrap lets http.ResponseController reach the connection (uploads move
+// its deadlines).
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
 // adapt turns a handlerFunc into an http.Handler: it renders errors and
 // logs one line per request with the route pattern (never the path,
 // which can hold ids), the status and the duration — nothing about who

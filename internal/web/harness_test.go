@@ -17,6 +17,7 @@ import (
 
 	"github.com/corridor-org/corridor/internal/audit"
 	"github.com/corridor-org/corridor/internal/cases"
+	"github.com/corridor-org/corridor/internal/evidence"
 	"github.com/corridor-org/corridor/internal/i18n"
 	"github.com/corridor-org/corridor/internal/intake"
 	"github.com/corridor-org/corridor/internal/keys"
@@ -42,6 +43,8 @@ type harness struct {
 	publicURL string
 	seq       atomic.Int64
 	admin     *account // the first account, created with the harness
+	evidence  *evidence.Service
+	log       *fakeLog // the transparency log the public site serves
 }
 
 func newHarness(t testing.TB, initialise bool) *harness {
@@ -76,15 +79,18 @@ func newHarnessKDF(t testing.TB, initialise bool, receiptKDF keys.KDFParams) *ha
 		t.Fatal(err)
 	}
 	cs := cases.New(st, v, a, cases.DefaultWorkflow(), cases.DefaultPolicy(), time.Now)
+	ev, up, lg := newEvidenceDeps(t, st, v, a, cs)
 	srv, err := New(Config{Store: st, Vault: v, Staff: sv, Intake: in, Cases: cs, Audit: a, Catalogue: cat,
-		RootKDF: keys.TestKDF, ReceiptKDF: keys.TestKDF, SubmitBurst: 1000, ReceiptBurst: 1000, SubmitRate: 1000, ReceiptRate: 1000})
+		RootKDF: keys.TestKDF, ReceiptKDF: keys.TestKDF, SubmitBurst: 1000, ReceiptBurst: 1000, SubmitRate: 1000, ReceiptRate: 1000,
+		Evidence: ev, Uploads: up, Log: lg, Proofs: lg, EvidenceMaxRequest: testMaxRequest})
 	if err != nil {
 		t.Fatal(err)
 	}
 	ss := httptest.NewServer(srv.StaffHandler())
 	ps := httptest.NewServer(srv.PublicHandler())
 	t.Cleanup(func() { ss.Close(); ps.Close(); srv.Close() })
-	h := &harness{t: t, st: st, vault: v, staff: sv, intake: in, cases: cs, srv: srv, staffURL: ss.URL, publicURL: ps.URL}
+	h := &harness{t: t, st: st, vault: v, staff: sv, intake: in, cases: cs, srv: srv, staffURL: ss.URL, publicURL: ps.URL,
+		evidence: ev, log: lg}
 	if initialise {
 		h.admin = h.addUser(store.RoleAdmin)
 	}

@@ -30,7 +30,6 @@ func cspFor(css []byte, st style) string {
 // every request gets.
 func (s *Server) common(h http.Handler, st style) http.Handler {
 	csp := cspFor(s.tmpl.css, st)
-	limit := s.cfg.MaxFormBytes
 	cop := http.NewCrossOriginProtection()
 	inner := cop.Handler(h)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -46,7 +45,7 @@ func (s *Server) common(h http.Handler, st style) http.Handler {
 		hd.Set("Cross-Origin-Opener-Policy", "same-origin")
 		hd.Set("Cross-Origin-Resource-Policy", "same-origin")
 		hd.Set("Permissions-Policy", "camera=(), microphone=(), geolocation=(), interest-cohort=()")
-		r.Body = http.MaxBytesReader(w, r.Body, limit)
+		r.Body = http.MaxBytesReader(w, r.Body, s.bodyLimit(r, st))
 		inner.ServeHTTP(w, r)
 	})
 }

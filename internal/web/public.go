@@ -210,6 +210,9 @@ type conversationView struct {
 	Problem string
 	Draft   string
 	Sent    bool
+	// Evidence is the upload form and what the last upload stored
+	// (evidence_public.go); nil when evidence is off.
+	Evidence *personEvidence
 }
 
 // conversation answers a GET (a bookmark, a typed address) without
@@ -269,6 +272,7 @@ func (s *Server) showConversation(w http.ResponseWriter, r *http.Request, p *pag
 	}
 	p.Title = p.L.T("conversation.title")
 	v.Thread, v.Form, v.CSRF, v.Nonce = t, s.cfg.Intake.Form(), ps.csrf, s.persons.nonce(ps)
+	v.Evidence = s.personEvidenceForm(ps, v.Evidence, p)
 	p.Data = v
 	s.render(w, r, status, "conversation", p)
 	return nil

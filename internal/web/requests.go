@@ -82,6 +82,7 @@ type requestPage struct {
 	Problem    string
 	Draft      string
 	Dups       *cases.Duplicates // cases sharing the contact answer's identifiers
+	Evidence   *caseEvidence     // what the person sent (evidence.go); nil: not shown
 }
 
 type assignee struct {
@@ -138,8 +139,12 @@ func (s *Server) showRequest(w http.ResponseWriter, r *http.Request, status int,
 			assignees = append(assignees, assignee{v.User.ID, v.Username})
 		}
 	}
+	sent, err := s.requestEvidence(r, sc.user, t.Request.ID)
+	if err != nil {
+		return evidenceProblem(err)
+	}
 	p.Data = requestPage{
-		Thread: t, Answers: answers, Names: names, Assignees: assignees, CanAssign: intake.CanAssign(sc.user.Role),
+		Evidence: sent, Thread: t, Answers: answers, Names: names, Assignees: assignees, CanAssign: intake.CanAssign(sc.user.Role),
 		Statuses: []string{store.StatusNew, store.StatusInProgress, store.StatusClosed}, UrgencyKey: urgencyKeys,
 		Problem: problem, Draft: draft,
 		Dups: s.requestDuplicates(r, sc.user, strings.Join(t.Answers[cases.FieldContact], "\n")),

@@ -124,6 +124,31 @@ func (s *Server) staffRouteTable() []route {
 		{"POST", "/cases/{id}/referrals", permAnyStaff, s.caseReferralCreate},
 		{"POST", "/cases/{id}/referrals/status", permAnyStaff, s.caseReferralStatus},
 		{"GET", "/cases/{id}/referral", permAnyStaff, s.caseReferralDownload},
+		{"GET", "/cases/{id}/statistics", permAnyStaff, s.caseStats},
+		{"POST", "/cases/{id}/statistics/consent", permAnyStaff, s.caseStatsConsent},
+		{"POST", "/cases/{id}/statistics/violations", permAnyStaff, s.caseViolationAdd},
+		{"POST", "/cases/{id}/statistics/violations/delete", permAnyStaff, s.caseViolationDelete},
+		{"GET", "/statistics", permManage, s.statsAdmin},
+		{"POST", "/statistics/drafts", permManage, s.statsPreview},
+		{"GET", "/statistics/draft", permManage, s.statsDraft},
+		{"POST", "/statistics/draft/approve", permManage, s.statsApprove},
+		{"POST", "/statistics/draft/publish", permManage, s.statsPublish},
+		{"POST", "/statistics/draft/discard", permManage, s.statsDiscard},
+		// Evidence (evidence.go). The vault checks access to the item's
+		// case or request; the resumable uploads (tus) are mounted in
+		// staffRoutes, behind a gate of their own (tusUser).
+		{"GET", "/cases/{id}/evidence/new", permAnyStaff, s.evidenceUploadForm},
+		{"POST", "/cases/{id}/evidence", permAnyStaff, s.evidenceUpload},
+		{"GET", "/evidence/{id}", permAnyStaff, s.evidenceItem},
+		{"GET", "/evidence/{id}/copy", permAnyStaff, s.evidenceCopy},
+		{"GET", "/evidence/{id}/original", permAnyStaff, s.evidenceOriginal},
+		{"GET", "/evidence/{id}/proof/{seq}", permAnyStaff, s.evidenceProof},
+		{"POST", "/evidence/{id}/consent", permAnyStaff, s.evidenceConsent},
+		{"POST", "/evidence/{id}/destroy", permManage, s.evidenceDestroy},
+		{"GET", "/admin/custodians", permAdmin, s.custodianList},
+		{"POST", "/admin/custodians", permAdmin, s.custodianAdd},
+		{"POST", "/admin/custodians/{id}/disable", permAdmin, s.custodianDisable},
+		{"GET", "/static/tus.js", permAnyStaff, s.tusScript},
 	}
 }
 
@@ -143,6 +168,11 @@ func (s *Server) publicRouteTable() []route {
 		{"POST", "/{lang}/conversation/show", permNone, s.conversationShow},
 		{"POST", "/{lang}/leave", permNone, s.leave},
 		{"GET", "/{lang}/exit", permNone, s.quickExit},
+		{"GET", "/stats", permNone, s.statsRoot},
+		{"GET", "/{lang}/stats", permNone, s.statsIndex},
+		{"GET", "/{lang}/stats/{file}", permNone, s.statsRelease},
+		{"GET", "/{lang}/stats/{file}/{chart}", permNone, s.statsChart},
+		{"POST", "/{lang}/evidence", permNone, s.personUpload},
 	}
 }
 
@@ -153,7 +183,7 @@ func (s *Server) staffRoutes() http.Handler {
 	}
 	mux.Handle("GET /favicon.ico", http.NotFoundHandler())
 	mux.Handle("/", s.adapt(func(w http.ResponseWriter, r *http.Request) error { return errNotFound }))
-	return s.common(mux, styleStaff)
+	return s.common(s.withTus(mux), styleStaff)
 }
 
 func (s *Server) publicRoutes() http.Handler {
@@ -167,5 +197,5 @@ func (s *Server) publicRoutes() http.Handler {
 	if s.cfg.OnionLocation != "" {
 		h = onionLocation(s.cfg.OnionLocation, h)
 	}
-	return h
+	return s.mountLog(h)
 }

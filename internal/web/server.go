@@ -14,13 +14,16 @@ import (
 
 	"github.com/corridor-org/corridor/internal/audit"
 	"github.com/corridor-org/corridor/internal/cases"
+	"github.com/corridor-org/corridor/internal/evidence"
 	"github.com/corridor-org/corridor/internal/i18n"
 	"github.com/corridor-org/corridor/internal/intake"
 	"github.com/corridor-org/corridor/internal/keys"
 	"github.com/corridor-org/corridor/internal/ratelimit"
 	"github.com/corridor-org/corridor/internal/receipt"
 	"github.com/corridor-org/corridor/internal/staff"
+	"github.com/corridor-org/corridor/internal/stats"
 	"github.com/corridor-org/corridor/internal/store"
+	"github.com/corridor-org/corridor/internal/upload"
 )
 
 // Config wires the web layer to the domain.
@@ -71,6 +74,29 @@ type Config struct {
 	// Alerts sets when "no contact" and response-time alerts fire; zero
 	// values mean the defaults of package cases.
 	Alerts cases.AlertConfig
+
+	// Evidence is the evidence vault; nil turns evidence off (no upload
+	// forms, no evidence pages). See evidence.go.
+	Evidence *evidence.Service
+	// Uploads stages staff's resumable (tus) uploads, served under
+	// /evidence/uploads/ on the staff site; nil turns resumable uploads
+	// off (the plain upload form still works).
+	Uploads *upload.Store
+	// Log serves the transparency log read-only under /log/ on the public
+	// site ((*translog.Log).Handler()); nil answers 404 there.
+	Log http.Handler
+	// Proofs makes the offline receipt (tlog-proof) of a logged custody
+	// event (*translog.Log); nil offers none.
+	Proofs ProofSource
+	// EvidenceMaxRequest caps one upload from the return page or the
+	// staff form, all its files together (0: the vault's size limit).
+	EvidenceMaxRequest int64
+	// EvidenceMaxFiles caps the files in one such upload (0: 20).
+	EvidenceMaxFiles int
+
+	// Stats is public statistics; nil means one with the built-in
+	// configuration over Store, Vault, Audit and Cases.
+	Stats *stats.Service
 }
 
 // Defaults fills unset fields with production defaults.
@@ -123,6 +149,8 @@ type Server struct {
 	messageLimit *ratelimit.Keyed
 	unsealLimit  *ratelimit.Limiter
 	loginLimit   *ratelimit.Limiter
+
+	ev *evidenceWeb // evidence uploads and pages (evidence.go)
 }
 
 // New checks the templates and catalogue and returns a Server.
@@ -150,6 +178,9 @@ func New(cfg Config) (*Server, error) {
 		if err != nil {
 			return nil, err
 		}
+	}
+	if s.ev, err = s.newEvidenceWeb(); err != nil {
+		return nil, err
 	}
 	return s, nil
 }

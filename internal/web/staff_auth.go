@@ -78,10 +78,11 @@ func (s *Server) staffGate(rt route) http.Handler {
 			return err
 		}
 		if r.Method == http.MethodPost {
-			if err := r.ParseForm(); err != nil {
+			var token string
+			if r, token, err = s.postedCSRF(w, r); err != nil {
 				return badForm(err)
 			}
-			if !s.cfg.Staff.CheckCSRF(c.Value, r.PostForm.Get("csrf")) {
+			if !s.cfg.Staff.CheckCSRF(c.Value, token) {
 				return errCSRF
 			}
 		}

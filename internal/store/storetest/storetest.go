@@ -63,6 +63,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Referrals", referralTests},
 		{"Logistics", logisticsTests},
 		{"Evidence", evidenceTests},
+		{"Stats", statsTests},
 		{"Index", indexTests},
 		{"Tx", txTests},
 		{"Values", valueTests},
