@@ -154,31 +154,39 @@ func (v *verifier) open(p string) (*os.File, error) {
 	if dir == "" {
 		return openSame(v.root, p, fi)
 	}
-	d, err := v.dir(strings.TrimSuffix(dir, "/"))
-	if err != nil {
-		return nil, err
-	}
-	return openSame(d, base, fi)
+	return v.openIn(strings.TrimSuffix(dir, "/"), base, fi)
 }
 
-// dir returns directory d of the bag opened as a Root, opening it once:
-// os.Root resolves a path one directory at a time, so opening each file
-// by its full path would repeat that work for every file.
-func (v *verifier) dir(d string) (*os.Root, error) {
+// maxOpenDirs bounds the directories kept open, so a bag with a
+// directory per item cannot exhaust the process's file descriptors.
+const maxOpenDirs = 64
+
+// openIn opens base in bag directory d, keeping d open for the files
+// after it: os.Root resolves a path one directory at a time, so opening
+// each file by its full path would repeat that work for every file. The
+// lock is held across the open, so evicting a directory never closes one
+// another goroutine is opening a file in (the opened file outlives it).
+func (v *verifier) openIn(d, base string, fi fs.FileInfo) (*os.File, error) {
 	v.dirsMu.Lock()
 	defer v.dirsMu.Unlock()
-	if r, ok := v.dirs[d]; ok {
-		return r, nil
+	r, ok := v.dirs[d]
+	if !ok {
+		var err error
+		if r, err = v.root.OpenRoot(d); err != nil {
+			return nil, unwrapPath(err)
+		}
+		if v.dirs == nil {
+			v.dirs = make(map[string]*os.Root)
+		}
+		if len(v.dirs) >= maxOpenDirs {
+			for k, old := range v.dirs {
+				old.Close()
+				delete(v.dirs, k)
+			}
+		}
+		v.dirs[d] = r
 	}
-	r, err := v.root.OpenRoot(d)
-	if err != nil {
-		return nil, unwrapPath(err)
-	}
-	if v.dirs == nil {
-		v.dirs = make(map[string]*os.Root)
-	}
-	v.dirs[d] = r
-	return r, nil
+	return openSame(r, base, fi)
 }
 
 func (v *verifier) close() {

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -464,5 +465,40 @@ func TestVerifyNotADirectory(t *testing.T) {
 	want := []got{{"bagit.txt", KindDeclaration}, {"data", KindStructure}, {"manifest-sha256.txt", KindStructure}, {"tagmanifest-sha256.txt", KindStructure}}
 	if !slices.Equal(problems(r), want) {
 		t.Errorf("Verify(empty directory):\n%s", describe(r))
+	}
+}
+
+// TestVerifyManyDirectories: a bag with more directories than a process
+// may hold open at once verifies (directories are not all kept open).
+func TestVerifyManyDirectories(t *testing.T) {
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		t.Skip(err)
+	}
+	saved := lim
+	lim.Cur = 256
+	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		t.Skip(err)
+	}
+	defer syscall.Setrlimit(syscall.RLIMIT_NOFILE, &saved)
+	dir := filepath.Join(t.TempDir(), "bag")
+	w, err := Create(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 600 {
+		if _, _, err := w.AddPayload(fmt.Sprintf("items/%04d/f", i), strings.NewReader("x")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := Verify(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rep.OK() || rep.PayloadFiles != 600 {
+		t.Fatalf("report: %+v", rep)
 	}
 }

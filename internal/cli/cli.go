@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"golang.org/x/term"
+	"k8s.io/klog/v2"
 )
 
 // Env is what a command may touch of the outside world.
@@ -44,6 +45,10 @@ func commands() map[string]command {
 		// The evidence vault (evidence.go).
 		"evidence":  {"evidence vault: import FILE... (works sealed), open ID with a custodian's identity", evidenceCmd},
 		"custodian": {"evidence custodians: add, list, disable", custodianCmd},
+
+		// Court exports (export.go, verify.go).
+		"export": {"write a court bag (BagIt) of evidence, custody trails and log receipts", exportCmd},
+		"verify": {"check a court bag offline; exit 0 only if everything holds", verifyCmd},
 	}
 }
 
@@ -55,6 +60,11 @@ func Main(ctx context.Context, args []string, env *Env) int {
 	if env.Getenv == nil {
 		env.Getenv = os.Getenv
 	}
+	// tessera, under the transparency log, reports through klog straight to
+	// standard error; commands stay quiet, and serve routes it through its
+	// own logger.
+	klog.LogToStderr(false)
+	klog.SetOutput(io.Discard)
 	cmds := commands()
 	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
 		usage(env.Stderr, cmds)

@@ -215,6 +215,7 @@ type tsa struct {
 func startTSA(t *testing.T) *tsa {
 	t.Helper()
 	bin := peer(t, "timestamp-server")
+	lockTimestampServerPort(t)
 	addr := freePort(t)
 	host, port, _ := net.SplitHostPort(addr)
 	exited := process(t, bin, "serve", "--host", host, "--port", port,
@@ -509,4 +510,22 @@ func spicyVerify(t *testing.T, l *Log, index uint64, e []byte) {
 	if out, err := exec.Command(bin, "-verify", key, f).CombinedOutput(); err == nil {
 		t.Errorf("spicy accepts the receipt for an altered entry:\n%s", out)
 	}
+}
+
+// lockTimestampServerPort holds, until the test ends, an exclusive lock
+// that every package's tests take before starting a timestamp-server: it
+// always binds the metrics port 2112, and `go test ./...` runs packages in
+// parallel. The cleanup (run after the server's, which was registered
+// later) releases it.
+func lockTimestampServerPort(t *testing.T) {
+	t.Helper()
+	f, err := os.OpenFile(filepath.Join(os.TempDir(), "corridor-timestamp-server.lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		f.Close()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
 }

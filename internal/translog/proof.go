@@ -6,15 +6,12 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"os"
 	"strconv"
 	"strings"
-	"time"
 
 	f_note "github.com/transparency-dev/formats/note"
 	"github.com/transparency-dev/merkle/proof"
 	"github.com/transparency-dev/merkle/rfc6962"
-	"github.com/transparency-dev/tessera/client"
 	"golang.org/x/mod/sumdb/note"
 )
 
@@ -295,41 +292,12 @@ func VerifyConsistency(old, new *Checkpoint, hashes [][]byte) error {
 
 // Checkpoint returns the latest published checkpoint note, with the
 // witnesses' cosignatures.
-func (l *Log) Checkpoint(ctx context.Context) ([]byte, error) {
-	cp, err := l.reader.ReadCheckpoint(ctx)
-	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return nil, fmt.Errorf("%w: no checkpoint published yet", ErrNotPublished)
-		}
-		return nil, fmt.Errorf("translog: reading the checkpoint: %w", err)
-	}
-	return cp, nil
-}
+func (l *Log) Checkpoint(ctx context.Context) ([]byte, error) { return l.ro.Checkpoint(ctx) }
 
 // AwaitCheckpoint waits until a checkpoint covering at least size entries
 // is published, and returns it.
 func (l *Log) AwaitCheckpoint(ctx context.Context, size uint64) ([]byte, error) {
-	t := time.NewTicker(50 * time.Millisecond)
-	defer t.Stop()
-	for {
-		cp, err := l.Checkpoint(ctx)
-		if err == nil {
-			c, err := parseUnverified(cp)
-			if err != nil {
-				return nil, err
-			}
-			if c.Size >= size {
-				return cp, nil
-			}
-		} else if !errors.Is(err, ErrNotPublished) {
-			return nil, err
-		}
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-t.C:
-		}
-	}
+	return l.ro.AwaitCheckpoint(ctx, size)
 }
 
 // parseUnverified parses our own checkpoint file's body; the file was
@@ -367,42 +335,12 @@ func (l *Log) ProofAt(ctx context.Context, index uint64, checkpoint []byte) ([]b
 	if c.Origin != l.cfg.Origin {
 		return nil, fmt.Errorf("translog: checkpoint is of log %q, not %q", c.Origin, l.cfg.Origin)
 	}
-	if index >= c.Size {
-		return nil, fmt.Errorf("%w: entry %d, checkpoint of %d entries", ErrNotPublished, index, c.Size)
-	}
-	pb, err := client.NewProofBuilder(ctx, c.Size, l.reader.ReadTile)
-	if err != nil {
-		return nil, fmt.Errorf("translog: %w", err)
-	}
-	hashes, err := pb.InclusionProof(ctx, index)
-	if err != nil {
-		return nil, fmt.Errorf("translog: inclusion proof for %d: %w", index, err)
-	}
-	ip := InclusionProof{Index: index, Hashes: hashes, Checkpoint: checkpoint}
-	return ip.Marshal(), nil
+	return l.ro.ProofAt(ctx, index, checkpoint)
 }
 
 // Consistency returns the RFC 6962 consistency proof between two tree
-// sizes of this log (both must be sizes the log has had, such as those of
-// published checkpoints).
+// sizes of this log, the larger no larger than the latest published
+// checkpoint's.
 func (l *Log) Consistency(ctx context.Context, oldSize, newSize uint64) ([][]byte, error) {
-	if oldSize > newSize {
-		return nil, fmt.Errorf("translog: consistency from %d to the smaller %d", oldSize, newSize)
-	}
-	size, err := l.reader.IntegratedSize(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("translog: %w", err)
-	}
-	if newSize > size {
-		return nil, fmt.Errorf("translog: the log has %d entries, not %d", size, newSize)
-	}
-	pb, err := client.NewProofBuilder(ctx, newSize, l.reader.ReadTile)
-	if err != nil {
-		return nil, fmt.Errorf("translog: %w", err)
-	}
-	hashes, err := pb.ConsistencyProof(ctx, oldSize, newSize)
-	if err != nil {
-		return nil, fmt.Errorf("translog: consistency proof %d → %d: %w", oldSize, newSize, err)
-	}
-	return hashes, nil
+	return l.ro.Consistency(ctx, oldSize, newSize)
 }

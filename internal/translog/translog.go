@@ -34,6 +34,7 @@ import (
 	"time"
 
 	"github.com/transparency-dev/tessera"
+	"github.com/transparency-dev/tessera/client"
 	"github.com/transparency-dev/tessera/storage/posix"
 	"golang.org/x/mod/sumdb/note"
 )
@@ -182,6 +183,7 @@ type Log struct {
 
 	appender *tessera.Appender
 	reader   tessera.LogReader
+	ro       *Reader            // the published files, as any reader sees them
 	cancel   context.CancelFunc // stops tessera's and our background work
 	bg       sync.WaitGroup
 
@@ -264,6 +266,7 @@ func Open(ctx context.Context, cfg Config) (*Log, error) {
 	// collection) lives as long as this context, not the caller's.
 	bgctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	l.cancel = cancel
+	l.ro = &Reader{dir: cfg.Dir, fetch: client.FileFetcher{Root: cfg.Dir}}
 	l.appender, _, l.reader, err = tessera.NewAppender(bgctx, driver, opts)
 	if err != nil {
 		return nil, fmt.Errorf("translog: opening the log: %w", err)
