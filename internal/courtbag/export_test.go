@@ -195,7 +195,7 @@ func (s *scenario) checkContents(t *testing.T) {
 			t.Errorf("README lacks %q", want)
 		}
 	}
-	if !bytes.Equal(s.read(t, scriptName), verifyCheckpointScript) {
+	if !bytes.Equal(s.read(t, scriptName), translog.CheckpointScript()) {
 		t.Error("the bag's verify-checkpoint.sh differs")
 	}
 }

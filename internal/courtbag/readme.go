@@ -2,18 +2,10 @@ package courtbag
 
 import (
 	"bytes"
-	_ "embed"
 	"strings"
 	"text/template"
 	"time"
 )
-
-// verifyCheckpointScript is docs/transparency-log.md's script, shipped in
-// every bag so that a court has it years later (a test keeps it equal to
-// internal/translog/testdata/verify-checkpoint.sh).
-//
-//go:embed verify-checkpoint.sh
-var verifyCheckpointScript []byte
 
 // readmeData fills the README template.
 type readmeData struct {

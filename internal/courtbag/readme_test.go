@@ -8,18 +8,12 @@ import (
 )
 
 // TestDocs keeps docs/export-format.md's copy of the README equal to what
-// the code writes, and the bag's verify-checkpoint.sh equal to the one
-// docs/transparency-log.md shows and the translog tests run.
+// the code writes.
 func TestDocs(t *testing.T) {
 	doc, err := os.ReadFile("../../docs/export-format.md")
 	must(t, err)
 	if !bytes.Contains(doc, []byte("```text\n"+string(renderReadme(exampleReadme))+"```\n")) {
 		t.Error("docs/export-format.md does not show the README renderReadme(exampleReadme) writes")
-	}
-	script, err := os.ReadFile("../translog/testdata/verify-checkpoint.sh")
-	must(t, err)
-	if !bytes.Equal(script, verifyCheckpointScript) {
-		t.Error("verify-checkpoint.sh differs from internal/translog/testdata/verify-checkpoint.sh")
 	}
 }
 

@@ -475,7 +475,7 @@ func opensslVerify(t *testing.T, token, checkpoint []byte, chain []*x509.Certifi
 	}
 }
 
-// checkWithScript runs testdata/verify-checkpoint.sh, the recipe in
+// checkWithScript runs verify-checkpoint.sh, the recipe in
 // docs/transparency-log.md, on a checkpoint.
 func checkWithScript(t *testing.T, checkpoint []byte, keys ...string) (string, error) {
 	t.Helper()
@@ -484,7 +484,7 @@ func checkWithScript(t *testing.T, checkpoint []byte, keys ...string) (string, e
 	if err := os.WriteFile(p, checkpoint, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	out, err := exec.Command("sh", append([]string{"testdata/verify-checkpoint.sh", p}, keys...)...).CombinedOutput()
+	out, err := exec.Command("sh", append([]string{"verify-checkpoint.sh", p}, keys...)...).CombinedOutput()
 	return string(out), err
 }
 

@@ -998,7 +998,7 @@ url  = %q
 // TestDocsScript keeps the script shown in docs/transparency-log.md the
 // same as the one the tests run.
 func TestDocsScript(t *testing.T) {
-	script, err := os.ReadFile("testdata/verify-checkpoint.sh")
+	script, err := os.ReadFile("verify-checkpoint.sh")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -1007,7 +1007,7 @@ func TestDocsScript(t *testing.T) {
 		t.Fatal(err)
 	}
 	if !bytes.Contains(doc, []byte("```sh\n"+string(script)+"```\n")) {
-		t.Error("docs/transparency-log.md does not show testdata/verify-checkpoint.sh verbatim")
+		t.Error("docs/transparency-log.md does not show verify-checkpoint.sh verbatim")
 	}
 }
 
