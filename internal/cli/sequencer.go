@@ -29,6 +29,10 @@ const UploadsName = "uploads"
 // starting a second, unrelated log in the same directory.
 const metaLogOrigin = "translog.origin"
 
+// metaLogKey keeps the log's verifier key (public), so the public site can
+// serve /log/key while the server is sealed.
+const metaLogKey = "translog.vkey"
+
 // logSource adapts the store's outbox to translog.BatchSource.
 var _ translog.BatchSource = logSource{}
 
@@ -146,6 +150,13 @@ func (a *app) openLog(ctx context.Context, s logSettings) (*translog.Log, error)
 	if err != nil {
 		return nil, err
 	}
+	vkey, err := translog.VerifierKey(origin, seed)
+	if err != nil {
+		return nil, err
+	}
+	if err := a.st.CreateMeta(ctx, metaLogKey, []byte(vkey)); err != nil && !errors.Is(err, store.ErrConflict) {
+		return nil, err
+	}
 	return translog.Open(ctx, translog.Config{
 		Dir: filepath.Join(a.dir, LogName), Origin: origin, Signer: signer,
 		Witnesses: s.witnesses, WitnessesRequired: s.required,
@@ -163,6 +174,7 @@ type sequencer struct {
 	s       logSettings
 	poke    chan struct{}
 	current atomic.Pointer[translog.Log]
+	files   atomic.Pointer[http.Handler] // the log's files while sealed
 	logger  *slog.Logger
 }
 
@@ -179,16 +191,40 @@ func (q *sequencer) Poke() {
 }
 
 // Handler serves the log under /log/ on the public site: the open log's
-// handler, or 503 while the server is sealed.
+// handler, or, while the server is sealed, the same files read-only
+// (monitors and witnesses keep polling; nothing new is signed meanwhile).
+// Before the log has ever been opened there is nothing to serve: 503.
 func (q *sequencer) Handler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if l := q.current.Load(); l != nil {
 			l.Handler().ServeHTTP(w, r)
 			return
 		}
+		if h := q.sealedFiles(r.Context()); h != nil {
+			h.ServeHTTP(w, r)
+			return
+		}
 		w.Header().Set("Retry-After", "60")
 		http.Error(w, "the log is not being served right now", http.StatusServiceUnavailable)
 	})
+}
+
+// sealedFiles returns a read-only handler over the log directory, made
+// once the log exists.
+func (q *sequencer) sealedFiles(ctx context.Context) http.Handler {
+	if h := q.files.Load(); h != nil {
+		return *h
+	}
+	vkey, err := q.a.st.GetMeta(ctx, metaLogKey)
+	if err != nil {
+		return nil
+	}
+	h, err := translog.DirHandler(filepath.Join(q.a.dir, LogName), string(vkey))
+	if err != nil {
+		return nil
+	}
+	q.files.CompareAndSwap(nil, &h)
+	return *q.files.Load()
 }
 
 // errLogClosed answers proof requests while the server is sealed.

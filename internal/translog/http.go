@@ -3,8 +3,10 @@ package translog
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io/fs"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -33,10 +35,32 @@ const (
 // are no directory listings. Paths are parsed strictly, so nothing outside
 // those files can be named.
 func (l *Log) Handler() http.Handler {
-	return http.HandlerFunc(l.serve)
+	var vkey string
+	if vk, ok := l.cfg.Signer.(interface{ VerifierKey() string }); ok {
+		vkey = vk.VerifierKey()
+	}
+	return &files{root: l.root.Load, vkey: vkey}
 }
 
-func (l *Log) serve(w http.ResponseWriter, r *http.Request) {
+// DirHandler serves the log in dir exactly as Log.Handler does, without
+// opening it for writing: for the public site while the server is sealed
+// (no signing key, so no sequencer), since monitors and witnesses keep
+// polling. vkey is the log's verifier key, which is public.
+func DirHandler(dir, vkey string) (http.Handler, error) {
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return nil, fmt.Errorf("translog: %w", err)
+	}
+	return &files{root: func() *os.Root { return root }, vkey: vkey}, nil
+}
+
+// files serves a log directory read-only.
+type files struct {
+	root func() *os.Root // nil once the log is closed
+	vkey string
+}
+
+func (l *files) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		w.Header().Set("Allow", "GET, HEAD")
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
@@ -49,14 +73,13 @@ func (l *Log) serve(w http.ResponseWriter, r *http.Request) {
 	case p == "checkpoint":
 		l.serveFile(w, r, "checkpoint", "text/plain; charset=utf-8", cacheCheckpoint)
 	case p == "key":
-		vk, ok := l.cfg.Signer.(interface{ VerifierKey() string })
-		if !ok {
+		if l.vkey == "" {
 			http.NotFound(w, r)
 			return
 		}
 		h.Set("Content-Type", "text/plain; charset=utf-8")
 		h.Set("Cache-Control", cacheKey)
-		http.ServeContent(w, r, "", time.Time{}, strings.NewReader(vk.VerifierKey()+"\n"))
+		http.ServeContent(w, r, "", time.Time{}, strings.NewReader(l.vkey+"\n"))
 	case strings.HasPrefix(p, "tile/"):
 		if !validTilePath(strings.TrimPrefix(p, "tile/")) {
 			http.NotFound(w, r)
@@ -81,9 +104,10 @@ func (l *Log) serve(w http.ResponseWriter, r *http.Request) {
 }
 
 // serveFile serves name, a path already validated, from inside Dir.
-func (l *Log) serveFile(w http.ResponseWriter, r *http.Request, name, contentType, cache string) {
-	// l.root confines the open to Dir: no symlink or ".." escapes.
-	root := l.root.Load()
+func (l *files) serveFile(w http.ResponseWriter, r *http.Request, name, contentType, cache string) {
+	// The root confines the open to the directory: no symlink or ".."
+	// escapes.
+	root := l.root()
 	if root == nil {
 		http.Error(w, "log closed", http.StatusServiceUnavailable)
 		return
