@@ -215,11 +215,17 @@ func (q *sequencer) sealedFiles(ctx context.Context) http.Handler {
 	if h := q.files.Load(); h != nil {
 		return *h
 	}
+	dir := filepath.Join(q.a.dir, LogName)
+	// Not before the first checkpoint is published (the log may be
+	// opening right now): until then there is nothing to serve.
+	if _, err := os.Stat(filepath.Join(dir, "checkpoint")); err != nil {
+		return nil
+	}
 	vkey, err := q.a.st.GetMeta(ctx, metaLogKey)
 	if err != nil {
 		return nil
 	}
-	h, err := translog.DirHandler(filepath.Join(q.a.dir, LogName), string(vkey))
+	h, err := translog.DirHandler(dir, string(vkey))
 	if err != nil {
 		return nil
 	}

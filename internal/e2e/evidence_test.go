@@ -334,7 +334,15 @@ func logVerifier(t testing.TB, pub *httpClient) note.Verifier {
 // returns the tree size it commits to.
 func checkpointSize(t testing.TB, pub *httpClient, v note.Verifier) uint64 {
 	t.Helper()
-	p := pub.get("/log/checkpoint").mustStatus(t, http.StatusOK, "checkpoint")
+	// A log that has just opened may not have published its first
+	// checkpoint yet.
+	deadline := time.Now().Add(30 * time.Second)
+	p := pub.get("/log/checkpoint")
+	for (p.Status == http.StatusServiceUnavailable || p.Status == http.StatusNotFound) && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+		p = pub.get("/log/checkpoint")
+	}
+	p.mustStatus(t, http.StatusOK, "checkpoint")
 	if cc := p.Header.Get("Cache-Control"); strings.Contains(cc, "no-store") {
 		t.Errorf("checkpoint Cache-Control %q", cc)
 	}
