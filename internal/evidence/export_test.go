@@ -38,6 +38,9 @@ func TestExportItems(t *testing.T) {
 	must(t, err)
 	f.clock.Advance(time.Second)
 	other := f.importBytes(t, "other.txt", []byte("another case"))
+	// Items are exported in the order they were made (ties by id): keep
+	// the expected order independent of the random ids.
+	f.clock.Advance(time.Second)
 	gone := f.importBytes(t, "gone.txt", []byte("to be destroyed"))
 	must(t, f.svc.Destroy(f.ctx, f.cust, gone.ID))
 
