@@ -18,6 +18,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/digitorus/pkcs7"
@@ -303,8 +304,17 @@ func parseToken(token []byte) (*timestamp.Timestamp, error) {
 	return guard(func() (*timestamp.Timestamp, error) { return timestamp.Parse(token) })
 }
 
-// guard runs a third-party parser, turning a panic into an error.
+// cmsMu serialises the CMS parsers: digitorus/pkcs7 writes a package-level
+// counter (encodeIndent, in ber2der) on every parse, so two parses at once
+// — the timestamp loop and an export, say — race. It guards that
+// library's global, not state of ours.
+var cmsMu sync.Mutex
+
+// guard runs a third-party parser, one at a time, turning a panic into an
+// error.
 func guard[T any](f func() (T, error)) (v T, err error) {
+	cmsMu.Lock()
+	defer cmsMu.Unlock()
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("malformed input (%v)", r)
