@@ -330,9 +330,18 @@ func (s *Service) makeWorkingCopy(ctx context.Context, actor *store.User, it *st
 	if err != nil {
 		return nil, fmt.Errorf("evidence: seal: %w", err)
 	}
+	select {
+	case s.strip <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 	outType, err := media.Strip(ctx, enc, dec, rec.SniffedType)
+	<-s.strip
 	if errors.Is(err, media.ErrUnsupported) {
 		return nil, fmt.Errorf("%w: %s", ErrNoWorkingCopy, rec.SniffedType)
+	}
+	if errors.Is(err, media.ErrTooLarge) {
+		return nil, fmt.Errorf("%w: the image is too large to re-encode (%w)", ErrNoWorkingCopy, err)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("evidence: working copy: %w", err)

@@ -89,7 +89,13 @@ type Service struct {
 	blobs blob.Store
 	cases CaseAccess
 	cfg   Config
+	// strip admits this many working copies at once: re-encoding a large
+	// image can take about 20 bytes a pixel (1 GB at media.MaxPixels).
+	strip chan struct{}
 }
+
+// workingCopies is how many working copies may be made at once.
+const workingCopies = 2
 
 // New returns a Service. A nil audit log means one writing to st.
 func New(st store.Store, v *keys.Vault, a *audit.Log, blobs blob.Store, ca CaseAccess, cfg Config) *Service {
@@ -102,7 +108,7 @@ func New(st store.Store, v *keys.Vault, a *audit.Log, blobs blob.Store, ca CaseA
 	if a == nil {
 		a = audit.New(st, cfg.Now)
 	}
-	return &Service{st: st, vault: v, audit: a, blobs: blobs, cases: ca, cfg: cfg}
+	return &Service{st: st, vault: v, audit: a, blobs: blobs, cases: ca, cfg: cfg, strip: make(chan struct{}, workingCopies)}
 }
 
 // tx runs fn in a store transaction that writes custody events, then

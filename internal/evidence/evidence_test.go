@@ -642,3 +642,32 @@ func TestTruncatedSourceRefused(t *testing.T) {
 		t.Fatalf("items after a truncated upload: %d, %v", len(items), err)
 	}
 }
+
+// TestWorkingCopyOfBombRefused: an image whose header declares more pixels
+// than may be decoded gets no working copy (and no decoding is tried); the
+// original is kept.
+func TestWorkingCopyOfBombRefused(t *testing.T) {
+	f := newFixture(t, fixtureOpts{})
+	var buf bytes.Buffer
+	if err := jpeg.Encode(&buf, image.NewGray(image.Rect(0, 0, 8, 8)), nil); err != nil {
+		t.Fatal(err)
+	}
+	b := buf.Bytes()
+	sof := bytes.Index(b, []byte{0xff, 0xc0})
+	if sof < 0 {
+		t.Fatal("no SOF0 marker")
+	}
+	// SOF0: marker, length (2), precision (1), height (2), width (2).
+	binary.BigEndian.PutUint16(b[sof+5:], 60000)
+	binary.BigEndian.PutUint16(b[sof+7:], 60000)
+	got, err := f.svc.IngestStaff(f.ctx, f.cw, evidence.Input{CaseID: f.caseID, Filename: "bomb.jpg"}, bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := f.svc.OpenWorkingCopy(f.ctx, f.cw, got.ID); !errors.Is(err, evidence.ErrNoWorkingCopy) {
+		t.Fatalf("working copy of a bomb: %v, want ErrNoWorkingCopy", err)
+	}
+	if _, err := f.svc.OpenWithIdentity(f.ctx, io.Discard, got.ID, f.custKey); err != nil {
+		t.Fatalf("the original: %v", err)
+	}
+}
