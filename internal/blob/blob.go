@@ -38,6 +38,8 @@ type Store interface {
 	Open(ctx context.Context, id string) (io.ReadCloser, error)
 	// Delete removes a blob for good; ErrNotFound if there is none.
 	Delete(ctx context.Context, id string) error
+	// Size is a committed blob's size in bytes; ErrNotFound if there is none.
+	Size(ctx context.Context, id string) (int64, error)
 	// Sweep removes temporary files and blobs last written before
 	// olderThan: the temporary files always, the blobs only when known
 	// reports them unknown (no record refers to them). It returns how many

@@ -256,6 +256,24 @@ func (s *FS) Open(ctx context.Context, id string) (io.ReadCloser, error) {
 	return f, nil
 }
 
+// Size returns a committed blob's size.
+func (s *FS) Size(ctx context.Context, id string) (int64, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	if !ValidID(id) {
+		return 0, ErrInvalidID
+	}
+	fi, err := os.Stat(s.path(id))
+	if errors.Is(err, fs.ErrNotExist) {
+		return 0, ErrNotFound
+	}
+	if err != nil {
+		return 0, fmt.Errorf("blob: size: %w", err)
+	}
+	return fi.Size(), nil
+}
+
 // Delete overwrites the start of the blob with zeros, syncs, then unlinks
 // it. Blobs here are age files, whose header (the file key wrapped to each
 // recipient) sits in the first bytes: with it overwritten, even a copy of

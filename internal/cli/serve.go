@@ -145,7 +145,8 @@ func serve(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	ev := evidence.New(a.st, a.vault, a.audit, blobs, cs, evidence.Config{
-		MaxSize: int64(cfg.EvidenceMaxSize), CustodianOnly: !cfg.EvidenceInAppView, Logged: seq.Poke,
+		MaxSize: int64(cfg.EvidenceMaxSize), PersonQuota: int64(cfg.PersonQuota),
+		CustodianOnly: !cfg.EvidenceInAppView, Logged: seq.Poke,
 	})
 	uploads, err := upload.New(filepath.Join(a.dir, UploadsName), vaultKeyring{a.vault},
 		upload.Options{MaxSize: int64(cfg.EvidenceMaxSize), Expiry: cfg.UploadExpiry})

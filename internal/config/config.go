@@ -43,6 +43,7 @@ type Serve struct {
 
 	// Evidence vault and transparency log.
 	EvidenceMaxSize   Size
+	PersonQuota       Size
 	EvidenceInAppView bool
 	UploadExpiry      time.Duration
 	LogOrigin         string
@@ -78,6 +79,7 @@ func Register(fs *flag.FlagSet) *Serve {
 	fs.StringVar(&c.TOTPIssuer, "totp-issuer", "Corridor", "name authenticator apps show for staff accounts (pick something innocuous where staff phones may be searched)")
 	c.EvidenceMaxSize = 4 << 30
 	fs.Var(&c.EvidenceMaxSize, "evidence-max-size", "largest evidence file accepted (`size`, e.g. 4GiB, 500MiB)")
+	fs.Var(&c.PersonQuota, "evidence-person-quota", "most a person may upload to one request, all files together (`size`; 0 = twice --evidence-max-size)")
 	fs.BoolVar(&c.EvidenceInAppView, "evidence-in-app-view", true, "also seal evidence to the vault's own key so staff can view working copies in the staff site (false: only custodians' offline keys open items)")
 	fs.DurationVar(&c.UploadExpiry, "upload-expiry", 24*time.Hour, "delete unfinished resumable uploads after this long")
 	fs.StringVar(&c.LogOrigin, "log-origin", "", "origin line of the transparency log's checkpoints, e.g. evidence.example.org/log (empty: corridor.invalid/ followed by this installation's log key hash)")
@@ -196,6 +198,9 @@ func (c *Serve) Check() error {
 	}
 	if strings.TrimSpace(c.TOTPIssuer) == "" || strings.Contains(c.TOTPIssuer, ":") {
 		errs = append(errs, errors.New("--totp-issuer must be non-empty and contain no colon"))
+	}
+	if c.PersonQuota < 0 {
+		errs = append(errs, errors.New("--evidence-person-quota must not be negative"))
 	}
 	if c.EvidenceMaxSize <= 0 {
 		errs = append(errs, errors.New("--evidence-max-size must be positive"))

@@ -53,6 +53,9 @@ var (
 	ErrIntegrity = errors.New("evidence: the original does not match the SHA-256 recorded at ingest")
 	// ErrInvalid: a value is malformed or out of range.
 	ErrInvalid = errors.New("evidence: invalid value")
+	// ErrQuota means a person's uploads to one request have reached
+	// Config.PersonQuota.
+	ErrQuota = errors.New("evidence: upload allowance for this request used up")
 )
 
 // DefaultMaxSize is the size limit when Config.MaxSize is zero.
@@ -69,6 +72,10 @@ type CaseAccess interface {
 type Config struct {
 	// MaxSize is the largest original accepted, in bytes (0: 4 GiB).
 	MaxSize int64
+	// PersonQuota caps what a person may upload to one request, all
+	// items together, in bytes of stored (sealed) data (0: 2 × MaxSize):
+	// whoever holds a receipt must not be able to fill the disk.
+	PersonQuota int64
 	// CustodianOnly turns in-app viewing off: items are sealed to the
 	// custodians alone, so once ingested the server cannot read them, and
 	// working copies, in-app downloads and decrypted records are refused.
@@ -101,6 +108,9 @@ const workingCopies = 2
 func New(st store.Store, v *keys.Vault, a *audit.Log, blobs blob.Store, ca CaseAccess, cfg Config) *Service {
 	if cfg.MaxSize <= 0 {
 		cfg.MaxSize = DefaultMaxSize
+	}
+	if cfg.PersonQuota <= 0 {
+		cfg.PersonQuota = 2 * cfg.MaxSize
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now

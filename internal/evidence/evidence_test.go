@@ -671,3 +671,38 @@ func TestWorkingCopyOfBombRefused(t *testing.T) {
 		t.Fatalf("the original: %v", err)
 	}
 }
+
+// TestPersonQuota: a person's uploads to one request stop at the quota
+// (what is stored, sealed); staff uploads don't count against it, and a
+// destroyed item frees its share.
+func TestPersonQuota(t *testing.T) {
+	f := newFixture(t, fixtureOpts{cfg: evidence.Config{MaxSize: 1 << 20, PersonQuota: 1<<20 + 1<<19}})
+	r := &store.Request{ID: "rquota", LookupID: randomData(32), CreatedAt: f.clock.Now(), Status: store.StatusNew,
+		KeyIntake: randomData(40), KeyPerson: randomData(40), Answers: randomData(40), AssigneeID: f.cw.ID}
+	must(t, f.st.CreateRequest(f.ctx, r))
+	put := func(n int) (*evidence.Ingested, error) {
+		return f.svc.IngestPerson(f.ctx, "rquota", evidence.Input{Filename: "f.bin"}, bytes.NewReader(make([]byte, n)))
+	}
+	first, err := put(1 << 20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// About half a MiB is left: a file of 600 KiB is over it.
+	if _, err := put(600 << 10); !errors.Is(err, evidence.ErrQuota) {
+		t.Fatalf("over the allowance: %v, want ErrQuota", err)
+	}
+	if _, err := put(100 << 10); err != nil {
+		t.Fatalf("within the allowance: %v", err)
+	}
+	must(t, f.svc.Destroy(f.ctx, f.admin, first.ID))
+	if _, err := put(1 << 20); err != nil {
+		t.Fatalf("after a destruction: %v", err)
+	}
+	if _, err := put(1 << 19); !errors.Is(err, evidence.ErrQuota) {
+		t.Fatalf("full again: %v, want ErrQuota", err)
+	}
+	items, err := f.st.ListEvidence(f.ctx, store.EvidenceFilter{RequestID: "rquota"})
+	if err != nil || len(items) != 3 {
+		t.Fatalf("items = %d, %v; want 3", len(items), err)
+	}
+}

@@ -51,7 +51,40 @@ func (s *Service) IngestPerson(ctx context.Context, requestID string, in Input, 
 		return nil, fmt.Errorf("%w: no request", ErrInvalid)
 	}
 	in.CaseID, in.RequestID = "", requestID
-	return s.ingest(ctx, SourcePerson, actorPerson, 0, in, r)
+	used, err := s.requestBytes(ctx, requestID)
+	if err != nil {
+		return nil, err
+	}
+	left := s.cfg.PersonQuota - used
+	if left <= 0 {
+		return nil, ErrQuota
+	}
+	res, err := s.ingestLimit(ctx, SourcePerson, actorPerson, 0, in, r, min(s.cfg.MaxSize, left))
+	if errors.Is(err, ErrTooLarge) && left < s.cfg.MaxSize {
+		return nil, fmt.Errorf("%w (%w)", ErrQuota, err)
+	}
+	return res, err
+}
+
+// requestBytes is what is stored for a request's items (sealed sizes;
+// destroyed items no longer count).
+func (s *Service) requestBytes(ctx context.Context, requestID string) (int64, error) {
+	items, err := s.st.ListEvidence(ctx, store.EvidenceFilter{RequestID: requestID})
+	if err != nil {
+		return 0, fmt.Errorf("evidence: %w", err)
+	}
+	var n int64
+	for _, it := range items {
+		if it.BlobID == "" {
+			continue
+		}
+		size, err := s.blobs.Size(ctx, it.BlobID)
+		if err != nil {
+			return 0, fmt.Errorf("evidence: %w", err)
+		}
+		n += size
+	}
+	return n, nil
 }
 
 // Import ingests a file from the command line (material brought on a USB
@@ -69,6 +102,11 @@ func (s *Service) Import(ctx context.Context, in Input, r io.Reader) (*Ingested,
 // (temporary or committed) is removed, and if the process dies instead,
 // Sweep removes it later.
 func (s *Service) ingest(ctx context.Context, source, actor string, auditActor int64, in Input, r io.Reader) (*Ingested, error) {
+	return s.ingestLimit(ctx, source, actor, auditActor, in, r, s.cfg.MaxSize)
+}
+
+// ingestLimit is ingest with a size limit of its own.
+func (s *Service) ingestLimit(ctx context.Context, source, actor string, auditActor int64, in Input, r io.Reader, limit int64) (*Ingested, error) {
 	if in.CaseID != "" && in.RequestID != "" {
 		return nil, fmt.Errorf("%w: an item belongs to a case or a request, not both", ErrInvalid)
 	}
@@ -81,7 +119,7 @@ func (s *Service) ingest(ctx context.Context, source, actor string, auditActor i
 		return nil, fmt.Errorf("evidence: %w", err)
 	}
 	defer w.Abort()
-	res, err := seal(ctx, w, r, recips, s.cfg.MaxSize)
+	res, err := seal(ctx, w, r, recips, limit)
 	if err != nil {
 		return nil, err
 	}

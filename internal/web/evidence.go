@@ -341,6 +341,8 @@ func (s *Server) ingestParts(mr *multipart.Reader, field string, L *i18n.Printer
 func (s *Server) uploadStopped(res uploadResult, err error, L *i18n.Printer, stop func(int, string, string) (uploadResult, error)) (uploadResult, error) {
 	var mbe *http.MaxBytesError
 	switch {
+	case errors.Is(err, evidence.ErrQuota):
+		return stop(http.StatusRequestEntityTooLarge, "evidence.quota", "")
 	case errors.Is(err, evidence.ErrTooLarge):
 		return stop(http.StatusRequestEntityTooLarge, "evidence.file_too_large", formatSize(L, s.cfg.Evidence.MaxSize()))
 	case errors.As(err, &mbe):

@@ -75,7 +75,7 @@ func newEvidenceDeps(t testing.TB, st store.Store, v *keys.Vault, a *audit.Log, 
 	if err != nil {
 		t.Fatal(err)
 	}
-	ev := evidence.New(st, v, a, bs, cs, evidence.Config{MaxSize: testMaxSize})
+	ev := evidence.New(st, v, a, bs, cs, evidence.Config{MaxSize: testMaxSize, PersonQuota: 1 << 30})
 	up, err := upload.New(filepath.Join(dir, "uploads"), vaultKeyring{v}, upload.Options{MaxSize: testMaxSize})
 	if err != nil {
 		t.Fatal(err)
