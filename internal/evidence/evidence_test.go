@@ -706,3 +706,32 @@ func TestPersonQuota(t *testing.T) {
 		t.Fatalf("items = %d, %v; want 3", len(items), err)
 	}
 }
+
+// TestUploadKeyIdempotent: ingesting the same upload twice (a client
+// retrying after the answer was lost) returns the first item and stores
+// nothing more; another key makes another item.
+func TestUploadKeyIdempotent(t *testing.T) {
+	f := newFixture(t, fixtureOpts{})
+	in := evidence.Input{CaseID: f.caseID, Filename: "video.mp4", UploadKey: "tus:abc"}
+	first, err := f.svc.IngestStaff(f.ctx, f.cw, in, strings.NewReader("the whole video"))
+	if err != nil || first.Repeat {
+		t.Fatalf("first: %+v, %v", first, err)
+	}
+	again, err := f.svc.IngestStaff(f.ctx, f.cw, in, strings.NewReader("the whole video"))
+	if err != nil || !again.Repeat || again.ID != first.ID || again.Commitment != first.Commitment {
+		t.Fatalf("retry: %+v, %v; want the first item again", again, err)
+	}
+	// Another staff member without access to the case learns nothing.
+	if _, err := f.svc.IngestStaff(f.ctx, f.cw2, in, strings.NewReader("x")); !errors.Is(err, evidence.ErrForbidden) && !errors.Is(err, evidence.ErrNotFound) {
+		t.Fatalf("retry by an outsider: %v", err)
+	}
+	in.UploadKey = "tus:def"
+	other, err := f.svc.IngestStaff(f.ctx, f.cw, in, strings.NewReader("the whole video"))
+	if err != nil || other.ID == first.ID {
+		t.Fatalf("another upload: %+v, %v", other, err)
+	}
+	items, err := f.st.ListEvidence(f.ctx, store.EvidenceFilter{CaseID: f.caseID})
+	if err != nil || len(items) != 2 {
+		t.Fatalf("items = %d, %v; want 2", len(items), err)
+	}
+}

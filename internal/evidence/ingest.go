@@ -23,6 +23,11 @@ type Input struct {
 	RequestID    string
 	Filename     string // as the uploader named it; only the last path element is kept
 	DeclaredType string // the Content-Type the uploader gave, if any
+	// UploadKey, if set, identifies the upload this file comes from (a
+	// resumable upload's id): ingesting the same key again returns the
+	// item it already became, so a client retrying after a lost answer
+	// never makes a second copy.
+	UploadKey string
 }
 
 // Ingested is what an ingest returns once the item is safely recorded.
@@ -31,6 +36,9 @@ type Ingested struct {
 	Size       int64
 	SHA256     [32]byte
 	Commitment [32]byte
+	// Repeat is set when the upload (Input.UploadKey) had already become
+	// this item; Size and SHA256 are then zero.
+	Repeat bool
 }
 
 // IngestStaff ingests a file a staff member uploads. Into a case, the
@@ -64,6 +72,22 @@ func (s *Service) IngestPerson(ctx context.Context, requestID string, in Input, 
 		return nil, fmt.Errorf("%w (%w)", ErrQuota, err)
 	}
 	return res, err
+}
+
+// uploaded returns the item an upload already became, or nil.
+func (s *Service) uploaded(ctx context.Context, key string) (*Ingested, error) {
+	id, err := s.st.UploadItem(ctx, key)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	it, err := s.st.GetEvidence(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return &Ingested{ID: id, Commitment: [32]byte(it.Commitment), Repeat: true}, nil
 }
 
 // requestBytes is what is stored for a request's items (sealed sizes;
@@ -110,6 +134,18 @@ func (s *Service) ingestLimit(ctx context.Context, source, actor string, auditAc
 	if in.CaseID != "" && in.RequestID != "" {
 		return nil, fmt.Errorf("%w: an item belongs to a case or a request, not both", ErrInvalid)
 	}
+	if in.UploadKey != "" {
+		if done, err := s.uploaded(ctx, in.UploadKey); done != nil || err != nil {
+			if err == nil {
+				// The caller's stream must still be read to its end.
+				_, err = io.Copy(io.Discard, r)
+			}
+			if err != nil {
+				return nil, fmt.Errorf("evidence: %w", err)
+			}
+			return done, nil
+		}
+	}
 	recips, err := s.recipients(ctx, s.st)
 	if err != nil {
 		return nil, err
@@ -150,6 +186,11 @@ func (s *Service) ingestLimit(ctx context.Context, source, actor string, auditAc
 		if err := tx.CreateEvidence(ctx, it); err != nil {
 			return err
 		}
+		if in.UploadKey != "" {
+			if err := tx.RecordUpload(ctx, in.UploadKey, id); err != nil {
+				return err
+			}
+		}
 		if _, err := s.appendEvent(ctx, tx, it, EventIngested, actor, it.Consent, recips); err != nil {
 			return err
 		}
@@ -159,6 +200,12 @@ func (s *Service) ingestLimit(ctx context.Context, source, actor string, auditAc
 		// Not recorded: the blob must not outlive the attempt. If this
 		// delete fails too, Sweep will find the blob unknown.
 		_ = s.blobs.Delete(context.WithoutCancel(ctx), blobID)
+		if in.UploadKey != "" && errors.Is(err, store.ErrConflict) {
+			// The same upload finished twice at once; the other won.
+			if done, lerr := s.uploaded(ctx, in.UploadKey); done != nil && lerr == nil {
+				return done, nil
+			}
+		}
 		if errors.Is(err, store.ErrNotFound) {
 			return nil, fmt.Errorf("%w: %w", ErrNotFound, err)
 		}

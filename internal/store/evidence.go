@@ -144,6 +144,12 @@ type Evidence interface {
 	// OutboxLoggedCount reports how many events are recorded as logged.
 	OutboxLoggedCount(ctx context.Context) (uint64, error)
 
+	// RecordUpload notes that the upload with this key became item id;
+	// ErrConflict if the key is already recorded.
+	RecordUpload(ctx context.Context, key, itemID string) error
+	// UploadItem returns the item an upload became; ErrNotFound if none.
+	UploadItem(ctx context.Context, key string) (string, error)
+
 	// AddCustodian inserts c. ErrConflict if the id exists.
 	AddCustodian(ctx context.Context, c *Custodian) error
 	// ListCustodians returns every custodian by CreatedAt, then id.

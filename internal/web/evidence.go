@@ -918,7 +918,9 @@ func tusOwner(r *http.Request) (string, error) {
 
 // tusComplete ingests a finished resumable upload into the case named in
 // its metadata, as the staff member who started it.
-func (s *Server) tusComplete(ctx context.Context, _ string, info upload.Info, body io.Reader) error {
+// The upload id is the idempotency key: a retry after a lost answer gets
+// the item back instead of a second copy.
+func (s *Server) tusComplete(ctx context.Context, id string, info upload.Info, body io.Reader) error {
 	uid, err := strconv.ParseInt(info.Owner, 10, 64)
 	if err != nil {
 		return tusRefusal(http.StatusForbidden, "ERR_OWNER", "this upload has no owner")
@@ -927,7 +929,7 @@ func (s *Server) tusComplete(ctx context.Context, _ string, info upload.Info, bo
 	if err != nil {
 		return err
 	}
-	in := evidence.Input{CaseID: info.Metadata["case"], Filename: info.Metadata["filename"], DeclaredType: info.Metadata["filetype"]}
+	in := evidence.Input{CaseID: info.Metadata["case"], Filename: info.Metadata["filename"], DeclaredType: info.Metadata["filetype"], UploadKey: "tus:" + id}
 	_, err = s.cfg.Evidence.IngestStaff(ctx, u, in, strictReader{body})
 	switch {
 	case err == nil:

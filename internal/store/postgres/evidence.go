@@ -455,3 +455,23 @@ func (s *DB) DisableCustodian(ctx context.Context, id string, at time.Time) erro
 	}
 	return affectedOne(tag, "disable custodian")
 }
+
+func (s *DB) RecordUpload(ctx context.Context, key, itemID string) error {
+	tag, err := s.q.Exec(ctx,
+		`INSERT INTO evidence_uploads (upload_key, item_id) VALUES ($1, $2) ON CONFLICT DO NOTHING`, key, itemID)
+	if err != nil {
+		return fmt.Errorf("postgres: record upload: %w", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("postgres: record upload: %w", store.ErrConflict)
+	}
+	return nil
+}
+
+func (s *DB) UploadItem(ctx context.Context, key string) (string, error) {
+	var id string
+	if err := s.q.QueryRow(ctx, `SELECT item_id FROM evidence_uploads WHERE upload_key = $1`, key).Scan(&id); err != nil {
+		return "", notFound(err, "upload item")
+	}
+	return id, nil
+}

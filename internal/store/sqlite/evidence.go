@@ -445,3 +445,25 @@ func (s *DB) DisableCustodian(ctx context.Context, id string, at time.Time) erro
 	}
 	return affectedOne(res, "disable custodian")
 }
+
+func (s *DB) RecordUpload(ctx context.Context, key, itemID string) error {
+	res, err := s.writer().ExecContext(ctx, `
+		INSERT INTO evidence_uploads (upload_key, item_id) VALUES (?, ?) ON CONFLICT DO NOTHING`, key, itemID)
+	if err != nil {
+		return fmt.Errorf("sqlite: record upload: %w", err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return fmt.Errorf("sqlite: record upload: %w", err)
+	} else if n == 0 {
+		return fmt.Errorf("sqlite: record upload: %w", store.ErrConflict)
+	}
+	return nil
+}
+
+func (s *DB) UploadItem(ctx context.Context, key string) (string, error) {
+	var id string
+	if err := s.reader().QueryRowContext(ctx, `SELECT item_id FROM evidence_uploads WHERE upload_key = ?`, key).Scan(&id); err != nil {
+		return "", notFound(err, "upload item")
+	}
+	return id, nil
+}

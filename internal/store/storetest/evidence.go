@@ -24,6 +24,36 @@ var evidenceTests = []test{
 	{"Outbox", testOutbox},
 	{"TxRollback", testEvidenceTxRollback},
 	{"Custodians", testCustodians},
+	{"Uploads", testEvidenceUploads},
+}
+
+// testEvidenceUploads: an upload key maps to one item, once; a second
+// record of the same key is a conflict and rolls back its transaction.
+func testEvidenceUploads(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	createItem(t, s, newItem("vu1", t0))
+	createItem(t, s, newItem("vu2", t0))
+	_, err := s.UploadItem(ctx, "up1")
+	wantErr(t, err, store.ErrNotFound)
+	must(t, s.RecordUpload(ctx, "up1", "vu1"))
+	got, err := s.UploadItem(ctx, "up1")
+	must(t, err)
+	if got != "vu1" {
+		t.Fatalf("UploadItem = %q, want vu1", got)
+	}
+	err = s.Tx(ctx, func(tx store.Store) error {
+		if err := tx.CreateEvidence(ctx, newItem("vu3", t0)); err != nil {
+			return err
+		}
+		return tx.RecordUpload(ctx, "up1", "vu3")
+	})
+	wantErr(t, err, store.ErrConflict)
+	if _, err := s.GetEvidence(ctx, "vu3"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("the item of a conflicting upload survived its transaction: %v", err)
+	}
+	if got, _ := s.UploadItem(ctx, "up1"); got != "vu1" {
+		t.Fatalf("after the conflict UploadItem = %q, want vu1", got)
+	}
 }
 
 func newItem(id string, created time.Time) *store.EvidenceItem {
