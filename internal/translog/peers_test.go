@@ -8,240 +8,30 @@ package translog
 import (
 	"bytes"
 	"context"
-	"crypto/ed25519"
-	"crypto/rand"
 	"crypto/sha256"
 	"crypto/x509"
-	"database/sql"
-	"encoding/base64"
 	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
-	"golang.org/x/crypto/ssh"
-	"golang.org/x/crypto/ssh/agent"
-	"golang.org/x/mod/sumdb/note"
+	"github.com/corridor-org/corridor/internal/translog/peertest"
 )
 
-// peer finds a peer binary in $CORRIDOR_PEERS_DIR (default
-// ~/.cache/corridor-peers) or PATH.
-func peer(t *testing.T, name string) string {
-	t.Helper()
-	dir := os.Getenv("CORRIDOR_PEERS_DIR")
-	if dir == "" {
-		if home, err := os.UserHomeDir(); err == nil {
-			dir = filepath.Join(home, ".cache", "corridor-peers")
-		}
-	}
-	if dir != "" {
-		p := filepath.Join(dir, name)
-		if fi, err := os.Stat(p); err == nil && !fi.IsDir() {
-			return p
-		}
-	}
-	if p, err := exec.LookPath(name); err == nil {
-		return p
-	}
-	if os.Getenv("CORRIDOR_REQUIRE_PEERS") == "1" {
-		t.Fatalf("%s not found in %s or PATH (run .ci/peers)", name, dir)
-	}
-	t.Skipf("%s not found in %s or PATH (run .ci/peers)", name, dir)
-	return ""
-}
-
-func freePort(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
-// process runs a peer until the test ends; its output is shown if the
-// test fails.
-func process(t *testing.T, name string, args ...string) (exited <-chan struct{}) {
-	t.Helper()
-	var out bytes.Buffer
-	var mu sync.Mutex
-	cmd := exec.Command(name, args...)
-	// If the test binary dies, so does the peer.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	cmd.Stdout = lockedWriter{&mu, &out}
-	cmd.Stderr = lockedWriter{&mu, &out}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() { cmd.Wait(); close(done) }()
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		<-done
-		if t.Failed() {
-			mu.Lock()
-			t.Logf("%s output:\n%s", filepath.Base(name), out.String())
-			mu.Unlock()
-		}
-	})
-	return done
-}
-
-type lockedWriter struct {
-	mu *sync.Mutex
-	w  io.Writer
-}
-
-func (w lockedWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.w.Write(p)
-}
-
-// waitHTTP polls url until it answers 200, the process exits, or a minute
-// passes.
-func waitHTTP(t *testing.T, url string, exited <-chan struct{}) []byte {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
-	defer cancel()
-	for {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-		if resp, err := http.DefaultClient.Do(req); err == nil {
-			b, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return b
-			}
-		}
-		select {
-		case <-exited:
-			t.Fatalf("peer exited before serving %s", url)
-		case <-ctx.Done():
-			t.Fatalf("peer did not serve %s in time", url)
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
-}
-
-// startWitness runs litewitness as witness name, trusting the test log.
-// Its Ed25519 key is held by an in-process ssh-agent (litewitness takes
-// keys only from an agent); the log is registered in its SQLite database
-// as `witnessctl add-log` and `add-key` would.
+// startWitness runs a real litewitness as witness name, trusting the
+// test log.
 func startWitness(t *testing.T, name string) Witness {
 	t.Helper()
-	bin := peer(t, "litewitness")
-	dir := t.TempDir()
-
-	pub, priv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyring := agent.NewKeyring()
-	if err := keyring.Add(agent.AddedKey{PrivateKey: priv}); err != nil {
-		t.Fatal(err)
-	}
-	sock := filepath.Join(dir, "agent.sock")
-	ln, err := net.Listen("unix", sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() { agent.ServeAgent(keyring, c); c.Close() }()
-		}
-	}()
-	sshPub, err := ssh.NewPublicKey(pub)
-	if err != nil {
-		t.Fatal(err)
-	}
-
-	dbPath := filepath.Join(dir, "litewitness.db")
-	db, err := sql.Open("sqlite", dbPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	empty := sha256.Sum256(nil)
-	for _, q := range []string{
-		`CREATE TABLE log (origin TEXT PRIMARY KEY, tree_size INTEGER NOT NULL, tree_hash TEXT NOT NULL)`,
-		`CREATE TABLE key (origin TEXT NOT NULL, key TEXT NOT NULL, FOREIGN KEY(origin) REFERENCES log(origin))`,
-		fmt.Sprintf(`INSERT INTO log VALUES ('%s', 0, '%s')`, testOrigin, base64.StdEncoding.EncodeToString(empty[:])),
-		fmt.Sprintf(`INSERT INTO key VALUES ('%s', '%s')`, testOrigin, mustVKey(t, testOrigin, testSeed(7))),
-	} {
-		if _, err := db.Exec(q); err != nil {
-			t.Fatal(err)
-		}
-	}
-	db.Close()
-
-	addr := freePort(t)
-	exited := process(t, bin, "-db", dbPath, "-name", name, "-ssh-agent", sock,
-		"-key", ssh.FingerprintSHA256(sshPub), "-listen", addr)
-	waitHTTP(t, "http://"+addr+"/", exited)
-	vkey, err := note.NewEd25519VerifierKey(name, pub)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return Witness{Name: name, VerifierKey: vkey, URL: "http://" + addr}
-}
-
-// tsa is a running timestamp-server with its certificate chain.
-type tsa struct {
-	url   string
-	roots *x509.CertPool
-	chain []*x509.Certificate // leaf first, root last
-}
-
-// startTSA runs sigstore's timestamp-server with an in-memory signer. It
-// always also binds the metrics port 2112, so only one can run at a time:
-// tests that use it must not run in parallel.
-func startTSA(t *testing.T) *tsa {
-	t.Helper()
-	bin := peer(t, "timestamp-server")
-	lockTimestampServerPort(t)
-	addr := freePort(t)
-	host, port, _ := net.SplitHostPort(addr)
-	exited := process(t, bin, "serve", "--host", host, "--port", port,
-		"--disable-ntp-monitoring", "--timestamp-signer", "memory", "--log-type", "prod",
-		// Tokens carry the whole chain, so that they verify offline
-		// with only the root.
-		"--include-chain-in-response")
-	url := "http://" + addr + "/api/v1/timestamp"
-	chainPEM := waitHTTP(t, url+"/certchain", exited)
-	p := &tsa{url: url, roots: x509.NewCertPool()}
-	for rest := chainPEM; ; {
-		var b *pem.Block
-		if b, rest = pem.Decode(rest); b == nil {
-			break
-		}
-		c, err := x509.ParseCertificate(b.Bytes)
-		if err != nil {
-			t.Fatal(err)
-		}
-		p.chain = append(p.chain, c)
-	}
-	if len(p.chain) == 0 {
-		t.Fatal("timestamp-server served no certificate chain")
-	}
-	p.roots.AddCert(p.chain[len(p.chain)-1])
-	return p
+	return Witness(peertest.StartLitewitness(t, name, testOrigin, mustVKey(t, testOrigin, testSeed(7))))
 }
 
 // TestWitnessesAndTimestamps runs the log with two real witnesses, both
@@ -249,7 +39,7 @@ func startTSA(t *testing.T) *tsa {
 func TestWitnessesAndTimestamps(t *testing.T) {
 	w1 := startWitness(t, "w1.corridor.test")
 	w2 := startWitness(t, "w2.corridor.test")
-	ts := startTSA(t)
+	ts := peertest.StartTimestampServer(t)
 	ctx := t.Context()
 	wait, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
@@ -258,8 +48,8 @@ func TestWitnessesAndTimestamps(t *testing.T) {
 	cfg := testConfig(t, dir)
 	cfg.Witnesses = []Witness{w1, w2}
 	cfg.WitnessesRequired = 2
-	cfg.TSAURL = ts.url
-	cfg.TSARoots = ts.roots
+	cfg.TSAURL = ts.URL
+	cfg.TSARoots = ts.Roots
 	cfg.Logger = slog.New(slog.NewTextHandler(t.Output(), nil))
 	l := openLog(t, cfg)
 	policy := testPolicy(t, []string{w1.VerifierKey, w2.VerifierKey}, 2)
@@ -310,7 +100,7 @@ func TestWitnessesAndTimestamps(t *testing.T) {
 	if size < 50 {
 		t.Fatalf("timestamp covering entry 49 is for size %d", size)
 	}
-	when, err := VerifyTimestamp(token, tsCP, ts.roots)
+	when, err := VerifyTimestamp(token, tsCP, ts.Roots)
 	if err != nil {
 		t.Fatalf("VerifyTimestamp: %v", err)
 	}
@@ -322,7 +112,7 @@ func TestWitnessesAndTimestamps(t *testing.T) {
 	}
 	bad := bytes.Clone(tsCP)
 	bad[0] ^= 1
-	if _, err := VerifyTimestamp(token, bad, ts.roots); !errors.Is(err, ErrVerify) {
+	if _, err := VerifyTimestamp(token, bad, ts.Roots); !errors.Is(err, ErrVerify) {
 		t.Errorf("token verified for another checkpoint: %v", err)
 	}
 	otherRoots := x509.NewCertPool()
@@ -341,7 +131,7 @@ func TestWitnessesAndTimestamps(t *testing.T) {
 	if _, c, err := VerifyProof(pr, entry(49), policy); err != nil || !bytes.Equal(c.Raw, tsCP) {
 		t.Fatalf("receipt against the timestamped checkpoint: %v", err)
 	}
-	opensslVerify(t, token, tsCP, ts.chain)
+	opensslVerify(t, token, tsCP, ts.Chain)
 	// The log's signature and both cosignatures, with sh and openssl.
 	if out, err := checkWithScript(t, tsCP, mustVKey(t, testOrigin, testSeed(7)), w1.VerifierKey, w2.VerifierKey); err != nil {
 		t.Errorf("verify-checkpoint.sh: %v\n%s", err, out)
@@ -479,7 +269,7 @@ func opensslVerify(t *testing.T, token, checkpoint []byte, chain []*x509.Certifi
 // docs/transparency-log.md, on a checkpoint.
 func checkWithScript(t *testing.T, checkpoint []byte, keys ...string) (string, error) {
 	t.Helper()
-	peer(t, "openssl")
+	peertest.Find(t, "openssl")
 	p := filepath.Join(t.TempDir(), "checkpoint")
 	if err := os.WriteFile(p, checkpoint, 0o644); err != nil {
 		t.Fatal(err)
@@ -492,7 +282,7 @@ func checkWithScript(t *testing.T, checkpoint []byte, keys ...string) (string, e
 // here wrote: its format is a tlog-proof without the header line.
 func spicyVerify(t *testing.T, l *Log, index uint64, e []byte) {
 	t.Helper()
-	bin := peer(t, "spicy")
+	bin := peertest.Find(t, "spicy")
 	pr, err := l.Proof(t.Context(), index)
 	if err != nil {
 		t.Fatal(err)
@@ -510,22 +300,4 @@ func spicyVerify(t *testing.T, l *Log, index uint64, e []byte) {
 	if out, err := exec.Command(bin, "-verify", key, f).CombinedOutput(); err == nil {
 		t.Errorf("spicy accepts the receipt for an altered entry:\n%s", out)
 	}
-}
-
-// lockTimestampServerPort holds, until the test ends, an exclusive lock
-// that every package's tests take before starting a timestamp-server: it
-// always binds the metrics port 2112, and `go test ./...` runs packages in
-// parallel. The cleanup (run after the server's, which was registered
-// later) releases it.
-func lockTimestampServerPort(t *testing.T) {
-	t.Helper()
-	f, err := os.OpenFile(filepath.Join(os.TempDir(), "corridor-timestamp-server.lock"), os.O_CREATE|os.O_RDWR, 0o600)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
-		f.Close()
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { f.Close() })
 }
